@@ -170,6 +170,12 @@ class OutboundConverter:
         self._resampler.reset()
         self._odd_byte = b""
 
+    def flush(self) -> bytes:
+        """End of a turn: emit the filter's tail (its group delay of audio), then reset."""
+        tail = self.convert(bytes(2 * int(DOWNSAMPLE_FILTER.group_delay_samples)))
+        self.reset()
+        return tail
+
     def convert(self, pcm: bytes) -> bytes:
         if self._odd_byte:
             pcm = self._odd_byte + pcm

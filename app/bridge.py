@@ -1,0 +1,323 @@
+"""One call: Twilio's media socket ⇄ one live agent session.
+
+A :class:`CallBridge` owns the two streams of one call and its small state: the
+audio converters, the playback ledger and the current agent turn. It runs the call
+in a task group of two pumps (caller → agent, agent → caller) and ends when the
+caller hangs up, the socket drops, or the agent session fails. It depends only on
+the interfaces in :mod:`app.ports`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from app import twilio_wire as wire
+from app.audio import InboundConverter, OutboundConverter
+from app.events import (
+    AgentAudio,
+    AgentEvent,
+    AgentSessionError,
+    GoAway,
+    Interrupted,
+    ResumptionHandle,
+    Transcript,
+    TurnComplete,
+    Usage,
+)
+from app.ledger import PlaybackLedger
+from app.ports import AgentConnector, AgentSession, MediaSocket, SocketClosed
+
+log = logging.getLogger(__name__)
+
+INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})
+ULAW_BYTES_PER_MS = 8
+
+
+class Outcome(str, Enum):
+    COMPLETED = "completed"  # the caller hung up or Twilio stopped the stream
+    AGENT_FAILED = "agent_failed"  # the live session failed; the caller hears an apology
+    NO_START = "no_start"  # the socket never sent a valid `start`
+
+
+@dataclass
+class CallStats:
+    frames_in: int = 0
+    caller_audio_ms: float = 0.0
+    agent_audio_ms: float = 0.0
+    agent_turns: int = 0
+    interruptions: int = 0
+    malformed_frames: int = 0
+    ignored_frames: int = 0
+    tokens: int = 0
+
+
+@dataclass
+class CallSummary:
+    call_sid: str
+    stream_sid: str
+    outcome: Outcome
+    reason: str
+    duration_s: float
+    stats: CallStats
+    turns: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    greeting: str = ""
+    start_timeout_s: float = 10.0
+
+
+class _CallOver(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _CallLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every line with the call's ids."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        return f"[call {extra.get('call_sid', '-')} stream {extra.get('stream_sid', '-')}] {msg}", {
+            **kwargs,
+            "extra": {**extra, **kwargs.get("extra", {})},
+        }
+
+
+class CallBridge:
+    """Runs one call from the first frame to the last."""
+
+    def __init__(
+        self, socket: MediaSocket, connector: AgentConnector, options: BridgeOptions
+    ) -> None:
+        self._socket = socket
+        self._connector = connector
+        self._options = options
+        self._inbound = InboundConverter()
+        self._outbound = OutboundConverter()
+        self.ledger = PlaybackLedger()
+        self.stats = CallStats()
+        self.start: wire.Start | None = None
+        self._turn = 0
+        self._speaking = False
+        self._caller_text: list[str] = []
+        self._agent_text: list[str] = []
+        self._transcript: list[dict[str, Any]] = []
+        self.resume_handle: str | None = None
+        self.log = _CallLog(log, {"call_sid": "-", "stream_sid": "-"})
+
+    @property
+    def call_sid(self) -> str:
+        return self.start.call_sid if self.start else ""
+
+    @property
+    def stream_sid(self) -> str:
+        return self.start.stream_sid if self.start else ""
+
+    async def run(self) -> CallSummary:
+        began = time.monotonic()
+        outcome, reason = Outcome.COMPLETED, ""
+        try:
+            self.start = await asyncio.wait_for(
+                self._wait_for_start(), self._options.start_timeout_s
+            )
+            self.log = _CallLog(log, {"call_sid": self.call_sid, "stream_sid": self.stream_sid})
+            self.log.info(
+                "stream started (caller %s)", self.start.custom_parameters.get("from", "unknown")
+            )
+            reason = await self._converse()
+        except TimeoutError:
+            outcome, reason = Outcome.NO_START, "no start message in time"
+        except _CallOver as over:
+            outcome, reason = Outcome.NO_START, over.reason
+        except AgentSessionError as error:
+            outcome, reason = Outcome.AGENT_FAILED, error.reason
+        summary = CallSummary(
+            call_sid=self.call_sid,
+            stream_sid=self.stream_sid,
+            outcome=outcome,
+            reason=reason,
+            duration_s=time.monotonic() - began,
+            stats=self.stats,
+            turns=self._transcript,
+        )
+        level = logging.ERROR if outcome is Outcome.AGENT_FAILED else logging.INFO
+        self.log.log(
+            level,
+            "call ended: %s (%s); %.1f s, %d agent turns, %d interruptions, %d malformed frames",
+            outcome.value,
+            reason,
+            summary.duration_s,
+            self.stats.agent_turns,
+            self.stats.interruptions,
+            self.stats.malformed_frames,
+        )
+        if outcome is not Outcome.COMPLETED:
+            # Closing the socket makes Twilio run the TwiML after <Connect> (the apology).
+            await self._socket.close(1000, outcome.value)
+        return summary
+
+    async def _next_event(self) -> wire.TwilioEvent:
+        """The next well-formed, interesting frame; malformed ones are counted and logged."""
+        while True:
+            try:
+                frame = await self._socket.receive()
+            except SocketClosed as closed:
+                raise _CallOver(f"media socket closed (code {closed.code})") from None
+            try:
+                event = wire.parse(frame)
+            except wire.ProtocolError as error:
+                self.stats.malformed_frames += 1
+                self.log.warning("ignored a malformed Twilio frame: %s", error.reason)
+                continue
+            if event is None:
+                self.stats.ignored_frames += 1
+                continue
+            return event
+
+    async def _wait_for_start(self) -> wire.Start:
+        while True:
+            event = await self._next_event()
+            if isinstance(event, wire.Start):
+                return event
+            if isinstance(event, wire.Stop):
+                raise _CallOver("stream stopped before it started")
+            if not isinstance(event, wire.Connected):
+                self.stats.ignored_frames += 1
+
+    async def _converse(self) -> str:
+        async with self._connector.connect() as session:
+            self.log.info("agent session open")
+            if self._options.greeting:
+                await session.send_text(self._options.greeting)
+            reason = "ended"
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._caller_pump(session))
+                    group.create_task(self._agent_pump(session))
+            except* _CallOver as over:
+                reason = str(over.exceptions[0])
+            except* SocketClosed:
+                reason = "media socket closed while sending"
+            except* AgentSessionError as failure:
+                raise failure.exceptions[0] from None
+        return reason
+
+    # caller → agent
+
+    async def _caller_pump(self, session: AgentSession) -> None:
+        while True:
+            event = await self._next_event()
+            if isinstance(event, wire.Media):
+                if event.stream_sid != self.stream_sid or event.track not in INBOUND_TRACKS:
+                    self.stats.ignored_frames += 1
+                    continue
+                self.stats.frames_in += 1
+                self.stats.caller_audio_ms += len(event.payload) / ULAW_BYTES_PER_MS
+                await session.send_audio(self._inbound.convert(event.payload))
+            elif isinstance(event, wire.Mark):
+                self.ledger.mark_received(event.name)
+            elif isinstance(event, wire.Stop):
+                raise _CallOver("caller hung up")
+            elif isinstance(event, wire.Dtmf):
+                self.log.info("caller pressed %s", event.digit)
+            else:
+                self.stats.ignored_frames += 1
+
+    # agent → caller
+
+    async def _agent_pump(self, session: AgentSession) -> None:
+        async for event in session.events():
+            await self._on_agent_event(event)
+
+    async def _on_agent_event(self, event: AgentEvent) -> None:
+        if isinstance(event, AgentAudio):
+            await self._play(event.pcm)
+        elif isinstance(event, Interrupted):
+            await self._interrupt()
+        elif isinstance(event, TurnComplete):
+            await self._end_turn()
+        elif isinstance(event, Transcript):
+            (self._caller_text if event.speaker == "caller" else self._agent_text).append(
+                event.text
+            )
+        elif isinstance(event, ResumptionHandle):
+            if event.resumable:
+                self.resume_handle = event.handle
+        elif isinstance(event, GoAway):
+            self.log.warning("Gemini will close the session in %s s", event.time_left_s)
+        elif isinstance(event, Usage):
+            self.stats.tokens = max(self.stats.tokens, event.total_tokens)
+
+    async def _send_ulaw(self, ulaw: bytes) -> None:
+        if not ulaw:
+            return
+        duration_ms = len(ulaw) / ULAW_BYTES_PER_MS
+        self.stats.agent_audio_ms += duration_ms
+        await self._socket.send(wire.media_message(self.stream_sid, ulaw))
+        mark = self.ledger.audio_sent(self._turn, duration_ms)
+        await self._socket.send(wire.mark_message(self.stream_sid, mark))
+
+    async def _play(self, pcm24k: bytes) -> None:
+        if not self._speaking:
+            self._speaking = True
+            self._turn += 1
+            self.stats.agent_turns += 1
+            self._log_caller_text()
+        await self._send_ulaw(self._outbound.convert(pcm24k))
+
+    async def _interrupt(self) -> None:
+        # clear first: every ms spent before it is heard by the caller
+        await self._socket.send(wire.clear_message(self.stream_sid))
+        self._outbound.reset()
+        self._speaking = False
+        playback = self.ledger.cleared(self._turn)
+        self.stats.interruptions += 1
+        if playback is not None:
+            text = "".join(self._agent_text).strip()
+            self.log.info(
+                "agent turn %d interrupted: caller heard %.0f of %.0f ms sent: %r",
+                playback.turn,
+                playback.heard_ms,
+                playback.sent_ms,
+                text,
+            )
+            self._record_agent_turn(text, interrupted=True)
+
+    async def _end_turn(self) -> None:
+        if self._speaking:
+            await self._send_ulaw(self._outbound.flush())
+            self._speaking = False
+        self._log_caller_text()
+        text = "".join(self._agent_text).strip()
+        if text:
+            playback = self.ledger.turn(self._turn)
+            self.log.info("agent turn %d (%.0f ms): %r", self._turn, playback.sent_ms, text)
+            self._record_agent_turn(text, interrupted=False)
+
+    def _log_caller_text(self) -> None:
+        text = "".join(self._caller_text).strip()
+        self._caller_text.clear()
+        if text:
+            self.log.info("caller said: %r", text)
+            self._transcript.append({"speaker": "caller", "text": text})
+
+    def _record_agent_turn(self, text: str, *, interrupted: bool) -> None:
+        self._agent_text.clear()
+        playback = self.ledger.turn(self._turn)
+        self._transcript.append(
+            {
+                "speaker": "agent",
+                "turn": self._turn,
+                "text": text,
+                "interrupted": interrupted,
+                "sent_ms": playback.sent_ms,
+                "heard_ms": playback.heard_ms,
+            }
+        )

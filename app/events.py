@@ -1,0 +1,80 @@
+"""The project's own events from the live agent session.
+
+The Gemini adapter translates SDK messages into these, so the bridge never touches
+SDK objects and tests can script a session without the SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class AgentAudio:
+    """PCM16 LE mono at 24 kHz."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The caller spoke over the agent: the current agent turn is abandoned."""
+
+
+@dataclass(frozen=True)
+class GenerationComplete:
+    """The model has finished generating this turn (audio may still be playing)."""
+
+
+@dataclass(frozen=True)
+class TurnComplete:
+    """The agent's turn is over; the model waits for the caller."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A piece of transcription: ``caller`` (input) or ``agent`` (output)."""
+
+    speaker: Literal["caller", "agent"]
+    text: str
+
+
+@dataclass(frozen=True)
+class GoAway:
+    """The service will close this connection in ``time_left_s`` seconds."""
+
+    time_left_s: float | None
+
+
+@dataclass(frozen=True)
+class ResumptionHandle:
+    handle: str
+    resumable: bool
+
+
+@dataclass(frozen=True)
+class Usage:
+    total_tokens: int
+
+
+AgentEvent = (
+    AgentAudio
+    | Interrupted
+    | GenerationComplete
+    | TurnComplete
+    | Transcript
+    | GoAway
+    | ResumptionHandle
+    | Usage
+)
+
+
+class AgentSessionError(Exception):
+    """The live session failed in a way the call cannot recover from."""
+
+    def __init__(self, reason: str, *, code: int | None = None, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.retryable = retryable

@@ -1,0 +1,223 @@
+"""Gemini Live adapter: the only module that imports ``google.genai``.
+
+It builds the session configuration from :class:`~app.settings.Settings`, opens one
+live session per call, and translates SDK messages into :mod:`app.events`, so the
+bridge never sees an SDK object. SDK failures become :class:`AgentSessionError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import websockets
+from google import genai
+from google.genai import errors, types
+
+from app.events import (
+    AgentAudio,
+    AgentEvent,
+    AgentSessionError,
+    GenerationComplete,
+    GoAway,
+    Interrupted,
+    ResumptionHandle,
+    Transcript,
+    TurnComplete,
+    Usage,
+)
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INPUT_MIME = "audio/pcm;rate=16000"
+
+
+def _sensitivity(kind: str, value: str | None) -> str | None:
+    return f"{kind}_SENSITIVITY_{value}" if value else None
+
+
+def live_config(settings: Settings, *, resume_handle: str | None = None) -> types.LiveConnectConfig:
+    """The session configuration for one call."""
+    speech = None
+    if settings.gemini_voice or settings.gemini_language:
+        speech = types.SpeechConfig(
+            voice_config=types.VoiceConfig(
+                prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=settings.gemini_voice)
+            )
+            if settings.gemini_voice
+            else None,
+            language_code=settings.gemini_language,
+        )
+    detection = types.AutomaticActivityDetection(
+        start_of_speech_sensitivity=_sensitivity("START", settings.vad_start_sensitivity),  # type: ignore[arg-type]
+        end_of_speech_sensitivity=_sensitivity("END", settings.vad_end_sensitivity),  # type: ignore[arg-type]
+        prefix_padding_ms=settings.vad_prefix_padding_ms,
+        silence_duration_ms=settings.vad_silence_duration_ms,
+    )
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        system_instruction=types.Content(
+            role="system", parts=[types.Part(text=settings.instruction_text)]
+        ),
+        speech_config=speech,
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+        realtime_input_config=types.RealtimeInputConfig(automatic_activity_detection=detection),
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+        max_output_tokens=settings.max_output_tokens,
+        enable_affective_dialog=settings.affective_dialog,
+        proactivity=types.ProactivityConfig(proactive_audio=settings.proactive_audio)
+        if settings.proactive_audio is not None
+        else None,
+        thinking_config=types.ThinkingConfig(thinking_budget=settings.thinking_budget)
+        if settings.thinking_budget is not None
+        else None,
+        session_resumption=types.SessionResumptionConfig(handle=resume_handle),
+        context_window_compression=types.ContextWindowCompressionConfig(
+            sliding_window=types.SlidingWindow()
+        ),
+    )
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.ssl_cert_file is None:
+        return None
+    return ssl.create_default_context(cafile=str(settings.ssl_cert_file))
+
+
+def _parse_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value.removesuffix("s"))
+    except ValueError:
+        return None
+
+
+def translate(message: types.LiveServerMessage) -> Iterator[AgentEvent]:
+    """SDK message → the project's events, in the order the bridge must act on them."""
+    content = message.server_content
+    if content is not None:
+        if content.interrupted:
+            yield Interrupted()
+        if content.input_transcription and content.input_transcription.text:
+            yield Transcript("caller", content.input_transcription.text)
+        if content.model_turn and content.model_turn.parts:
+            for part in content.model_turn.parts:
+                blob = part.inline_data
+                if blob and blob.data and (blob.mime_type or "").startswith("audio/pcm"):
+                    yield AgentAudio(blob.data)
+        if content.output_transcription and content.output_transcription.text:
+            yield Transcript("agent", content.output_transcription.text)
+        if content.generation_complete:
+            yield GenerationComplete()
+        if content.turn_complete:
+            yield TurnComplete()
+    if message.session_resumption_update and message.session_resumption_update.new_handle:
+        update = message.session_resumption_update
+        yield ResumptionHandle(update.new_handle or "", bool(update.resumable))
+    if message.go_away is not None:
+        yield GoAway(_parse_seconds(message.go_away.time_left))
+    if message.usage_metadata and message.usage_metadata.total_token_count:
+        yield Usage(message.usage_metadata.total_token_count)
+
+
+def _session_error(error: BaseException) -> AgentSessionError:
+    if isinstance(error, errors.APIError):
+        code = error.code if isinstance(error.code, int) else None
+        retryable = not (code is not None and 400 <= code < 500)
+        return AgentSessionError(
+            f"Gemini closed the session (code {code}): {error.message or error.status}",
+            code=code,
+            retryable=retryable,
+        )
+    if isinstance(error, websockets.InvalidStatus):
+        status = error.response.status_code
+        return AgentSessionError(
+            f"Gemini refused the connection with HTTP {status}",
+            code=status,
+            retryable=not 400 <= status < 500,
+        )
+    if isinstance(error, TimeoutError):
+        return AgentSessionError("timed out connecting to Gemini", retryable=True)
+    return AgentSessionError(f"{type(error).__name__}: {error}", retryable=True)
+
+
+_SDK_FAILURES = (
+    errors.APIError,
+    websockets.WebSocketException,
+    OSError,
+    TimeoutError,
+    ValueError,  # the SDK raises it for an unparsable frame
+)
+
+
+@dataclass
+class GeminiSession:
+    """One open live session, seen through the project's own types."""
+
+    _session: genai.live.AsyncSession
+
+    async def send_audio(self, pcm16k: bytes) -> None:
+        try:
+            await self._session.send_realtime_input(
+                audio=types.Blob(data=pcm16k, mime_type=INPUT_MIME)
+            )
+        except _SDK_FAILURES as error:
+            raise _session_error(error) from error
+
+    async def send_text(self, text: str) -> None:
+        try:
+            await self._session.send_realtime_input(text=text)
+        except _SDK_FAILURES as error:
+            raise _session_error(error) from error
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        """Every event of the session; ends only by raising :class:`AgentSessionError`."""
+        try:
+            while True:  # receive() returns after each turn; a call has many
+                async for message in self._session.receive():
+                    for event in translate(message):
+                        yield event
+        except _SDK_FAILURES as error:
+            raise _session_error(error) from error
+
+
+class GeminiConnector:
+    """Opens live sessions; one per process, shared by all calls."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        ctx = _ssl_context(settings)
+        api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
+        self._client = genai.Client(
+            api_key=api_key,
+            http_options=types.HttpOptions(
+                api_version=settings.gemini_api_version,
+                base_url=settings.gemini_base_url,
+                async_client_args={"ssl": ctx} if ctx else None,
+            ),
+        )
+
+    @contextlib.asynccontextmanager
+    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[GeminiSession]:
+        """Open a session (bounded by the connect timeout); close it on exit."""
+        config = live_config(self._settings, resume_handle=resume_handle)
+        manager = self._client.aio.live.connect(model=self._settings.gemini_model, config=config)
+        try:
+            async with asyncio.timeout(self._settings.gemini_connect_timeout_s):
+                session = await manager.__aenter__()
+        except _SDK_FAILURES as error:
+            raise _session_error(error) from error
+        try:
+            yield GeminiSession(session)
+        finally:
+            with contextlib.suppress(*_SDK_FAILURES):
+                await manager.__aexit__(None, None, None)

@@ -1,0 +1,23 @@
+"""ASGI entry point: ``uvicorn app.main:app``. Settings are read and checked here, once."""
+
+from __future__ import annotations
+
+import sys
+
+from starlette.applications import Starlette
+
+from app.logs import configure_logging
+from app.settings import ConfigError, load_settings
+from app.web import create_app
+
+
+def build() -> Starlette:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        sys.exit(f"configuration error: {error}")
+    configure_logging(settings)
+    return create_app(settings)
+
+
+app = build()

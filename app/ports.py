@@ -1,0 +1,48 @@
+"""The narrow interfaces the call bridge depends on.
+
+The HTTP edge adapts Starlette's WebSocket to :class:`MediaSocket`; the Gemini
+adapter provides :class:`AgentConnector`. Tests drive the bridge with recording
+fakes of these, and the end-to-end tests with the real things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from app.events import AgentEvent
+
+
+class SocketClosed(Exception):
+    """The media socket is gone (Twilio hung up or the connection dropped)."""
+
+    def __init__(self, code: int | None = None) -> None:
+        super().__init__(f"media socket closed (code {code})")
+        self.code = code
+
+
+class MediaSocket(Protocol):
+    async def receive(self) -> str | bytes:
+        """The next frame; raises :class:`SocketClosed` when the peer is gone."""
+        ...
+
+    async def send(self, text: str) -> None:
+        """Send one text frame; raises :class:`SocketClosed` when the peer is gone."""
+        ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class AgentSession(Protocol):
+    async def send_audio(self, pcm16k: bytes) -> None: ...
+
+    async def send_text(self, text: str) -> None: ...
+
+    def events(self) -> AsyncIterator[AgentEvent]: ...
+
+
+class AgentConnector(Protocol):
+    def connect(
+        self, resume_handle: str | None = None
+    ) -> AbstractAsyncContextManager[AgentSession]: ...

@@ -1,0 +1,146 @@
+"""Configuration: read once at startup into one typed, validated object.
+
+Nothing else in the project reads the environment. A wrong or missing value stops
+the server with :class:`ConfigError`, whose message names the variable and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.models import option_problems
+
+DEFAULT_INSTRUCTION = (
+    "You are a friendly, concise phone assistant. You are speaking on a telephone call, "
+    "so keep answers short and conversational, and never use lists or formatting."
+)
+DEFAULT_GREETING = (
+    "The caller has just been connected. Greet them briefly and ask how you can help."
+)
+DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
+
+Sensitivity = Literal["HIGH", "LOW"]
+
+
+class ConfigError(Exception):
+    """Settings that cannot run; the message says which variable and what to do."""
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable (upper-case name) in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # Gemini Live
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    gemini_model: str = "gemini-3.8-live"
+    gemini_api_version: str = "v1beta"
+    gemini_base_url: str | None = None
+    ssl_cert_file: Path | None = None
+    gemini_voice: str | None = None
+    gemini_language: str | None = None
+    system_instruction: str = DEFAULT_INSTRUCTION
+    system_instruction_file: Path | None = None
+    greeting: str = DEFAULT_GREETING
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    top_k: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    vad_start_sensitivity: Sensitivity | None = None
+    vad_end_sensitivity: Sensitivity | None = None
+    vad_prefix_padding_ms: int | None = Field(default=None, ge=0)
+    vad_silence_duration_ms: int | None = Field(default=None, ge=0)
+    affective_dialog: bool | None = None
+    proactive_audio: bool | None = None
+    thinking_budget: int | None = Field(default=None, ge=-1)
+    gemini_connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Twilio and the public side
+    twilio_auth_token: SecretStr | None = None
+    public_url: str | None = None
+    apology_message: str = DEFAULT_APOLOGY
+
+    # Serving
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        problems = option_problems(
+            self.gemini_model,
+            thinking_budget=self.thinking_budget,
+            affective_dialog=self.affective_dialog,
+            proactive_audio=self.proactive_audio,
+        )
+        if self.gemini_api_key is None or not self.gemini_api_key.get_secret_value().strip():
+            problems.append(
+                "GEMINI_API_KEY is not set: create a key in Google AI Studio and set"
+                " GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or in .env."
+            )
+        if self.twilio_auth_token is not None and not self.public_url:
+            problems.append(
+                "PUBLIC_URL is not set but TWILIO_AUTH_TOKEN is: set PUBLIC_URL to the https"
+                " address Twilio calls (e.g. https://bot.example.com) so signatures can be"
+                " checked."
+            )
+        if self.public_url and not self.public_url.startswith(("https://", "http://")):
+            problems.append(
+                f"PUBLIC_URL={self.public_url!r} must start with https:// (e.g."
+                " https://bot.example.com)."
+            )
+        if self.system_instruction_file is not None and not self.system_instruction_file.is_file():
+            problems.append(
+                f"SYSTEM_INSTRUCTION_FILE={self.system_instruction_file} is not a readable file:"
+                " fix the path or unset it."
+            )
+        if self.ssl_cert_file is not None and not self.ssl_cert_file.is_file():
+            problems.append(
+                f"SSL_CERT_FILE={self.ssl_cert_file} is not a readable file: fix the path or"
+                " unset it."
+            )
+        if problems:
+            raise ValueError(" ".join(problems))
+        return self
+
+    @property
+    def instruction_text(self) -> str:
+        if self.system_instruction_file is not None:
+            return self.system_instruction_file.read_text(encoding="utf-8").strip()
+        return self.system_instruction
+
+    @property
+    def public_base(self) -> str | None:
+        return self.public_url.rstrip("/") if self.public_url else None
+
+    @property
+    def validates_signatures(self) -> bool:
+        return self.twilio_auth_token is not None
+
+
+def _describe(error: ValidationError) -> str:
+    sentences = []
+    for item in error.errors():
+        loc = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if loc:
+            sentences.append(f"{loc.upper()}: {message} (got {item.get('input')!r}).")
+        else:
+            sentences.append(message)
+    return " ".join(sentences)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment and ``.env``; raise :class:`ConfigError` with a clear sentence."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None

@@ -1,0 +1,43 @@
+"""TwiML documents, rendered from the templates in ``twiml/`` with every value escaped."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from string import Template
+from xml.sax.saxutils import escape
+
+TWIML_DIR = Path(__file__).resolve().parent.parent / "twiml"
+_ATTRIBUTE_ENTITIES = {'"': "&quot;", "'": "&apos;"}
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template((TWIML_DIR / f"{name}.xml").read_text(encoding="utf-8"))
+
+
+def render(name: str, **values: str) -> str:
+    """Fill ``twiml/<name>.xml``; each value is XML-escaped (safe in text and attributes)."""
+    escaped = {key: escape(value, _ATTRIBUTE_ENTITIES) for key, value in values.items()}
+    return _template(name).substitute(escaped)
+
+
+def connect_stream(
+    *, stream_url: str, action_url: str, call_sid: str, caller: str, called: str
+) -> str:
+    return render(
+        "connect",
+        stream_url=stream_url,
+        action_url=action_url,
+        call_sid=call_sid,
+        caller=caller,
+        called=called,
+    )
+
+
+def hangup() -> str:
+    return render("hangup")
+
+
+def apology(message: str) -> str:
+    return render("apology", message=message)

@@ -1,0 +1,240 @@
+"""A local Gemini Live stand-in: TLS WebSocket server speaking BidiGenerateContent.
+
+Faithful to the wire facts in ``shared/protocol.md``: it accepts the Developer API
+path (single or double leading slash), checks ``x-goog-api-key``, expects a ``setup``
+message first, accepts camelCase and snake_case keys, and answers with **binary**
+frames holding JSON with only the top-level keys the SDK understands.
+
+Each connection runs a *scenario*: an async function given the
+:class:`StandInConnection`, which can send audio, transcripts, ``interrupted``,
+``turnComplete``, ``goAway``, resumption handles, or close abruptly. Everything a
+connection receives is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trustme
+import websockets
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+SERVER_KEYS = frozenset(
+    {
+        "setupComplete",
+        "serverContent",
+        "toolCall",
+        "toolCallCancellation",
+        "goAway",
+        "sessionResumptionUpdate",
+        "usageMetadata",
+    }
+)
+OUTPUT_MIME = "audio/pcm;rate=24000"
+INPUT_MIME = "audio/pcm;rate=16000"
+
+Scenario = Callable[["StandInConnection"], Awaitable[None]]
+
+
+def _pick(obj: dict[str, Any], camel: str) -> Any:
+    """A field by its camelCase or snake_case name."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+    return obj.get(camel, obj.get(snake))
+
+
+@dataclass
+class StandInConnection:
+    ws: ServerConnection
+    path: str
+    headers: dict[str, str]
+    setup: dict[str, Any] = field(default_factory=dict)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    audio: bytearray = field(default_factory=bytearray)
+    texts: list[str] = field(default_factory=list)
+    sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    audio_frames: int = 0
+    bad_mime: list[str] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def audio_ms(self) -> float:
+        return len(self.audio) / 32  # 16 kHz, 2 bytes per sample
+
+    # sending
+
+    async def send(self, message: dict[str, Any]) -> None:
+        unknown = set(message) - SERVER_KEYS
+        assert not unknown, f"the SDK would raise on {unknown}"
+        self.sent.append((time.monotonic(), message))
+        await self.ws.send(json.dumps(message).encode())  # binary, like the real service
+
+    async def send_audio(self, pcm24k: bytes, *, chunk_ms: int = 40, realtime: float = 0) -> None:
+        """Send agent audio as modelTurn parts; ``realtime`` > 0 paces it (1 = real time)."""
+        step = 48 * chunk_ms
+        for offset in range(0, len(pcm24k), step):
+            chunk = pcm24k[offset : offset + step]
+            await self.send(
+                {
+                    "serverContent": {
+                        "modelTurn": {
+                            "parts": [
+                                {
+                                    "inlineData": {
+                                        "mimeType": OUTPUT_MIME,
+                                        "data": base64.b64encode(chunk).decode(),
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                }
+            )
+            if realtime:
+                await asyncio.sleep(chunk_ms / 1000 / realtime)
+
+    async def transcript(self, who: str, text: str) -> None:
+        key = "inputTranscription" if who == "caller" else "outputTranscription"
+        await self.send({"serverContent": {key: {"text": text}}})
+
+    async def interrupted(self) -> None:
+        await self.send({"serverContent": {"interrupted": True}})
+
+    async def generation_complete(self) -> None:
+        await self.send({"serverContent": {"generationComplete": True}})
+
+    async def turn_complete(self) -> None:
+        await self.send({"serverContent": {"turnComplete": True}})
+
+    async def go_away(self, time_left: str = "10s") -> None:
+        await self.send({"goAway": {"timeLeft": time_left}})
+
+    async def resumption(self, handle: str, resumable: bool = True) -> None:
+        await self.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": resumable}})
+
+    async def usage(self, total: int) -> None:
+        await self.send({"usageMetadata": {"totalTokenCount": total}})
+
+    async def close(self, code: int = 1011, reason: str = "internal error") -> None:
+        await self.ws.close(code, reason)
+
+    # waiting for what the client sent
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def wait_audio_ms(self, ms: float, timeout: float = 10.0) -> None:
+        await self.wait_for(lambda: self.audio_ms >= ms, timeout)
+
+    async def wait_text(self, timeout: float = 10.0) -> str:
+        await self.wait_for(lambda: bool(self.texts), timeout)
+        return self.texts[0]
+
+    def _record(self, message: dict[str, Any]) -> None:
+        self.received.append(message)
+        realtime = _pick(message, "realtimeInput")
+        if isinstance(realtime, dict):
+            audio = realtime.get("audio")
+            if isinstance(audio, dict):
+                mime = _pick(audio, "mimeType")
+                if mime != INPUT_MIME:
+                    self.bad_mime.append(str(mime))
+                # The SDK sends URL-safe base64; the service accepts either alphabet.
+                data = str(audio["data"]).replace("-", "+").replace("_", "/")
+                self.audio += base64.b64decode(data, validate=True)
+                self.audio_frames += 1
+            text = realtime.get("text")
+            if isinstance(text, str):
+                self.texts.append(text)
+        self._changed.set()
+
+
+async def idle(conn: StandInConnection) -> None:
+    """The default scenario: listen and record."""
+
+
+class GeminiStandIn:
+    """TLS WebSocket server on 127.0.0.1; ``base_url`` and ``ca_file`` point the SDK at it."""
+
+    def __init__(self, tmp_dir: Path, scenario: Scenario = idle, api_key: str = "test-key") -> None:
+        self.scenario = scenario
+        self.api_key = api_key
+        self.connections: list[StandInConnection] = []
+        self.rejected: list[str] = []
+        self.errors: list[BaseException] = []
+        ca = trustme.CA()
+        self.ca_file = tmp_dir / "standin-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_file))
+        self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(self._ssl)
+        self._server: Any = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> GeminiStandIn:
+        self._server = await serve(
+            self._handle, "127.0.0.1", 0, ssl=self._ssl, process_request=self._check
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    def _check(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = "/" + request.path.lstrip("/")  # the SDK may send //ws/...
+        valid = {DEV_PATH.format(version=v) for v in ("v1beta", "v1alpha", "v1")}
+        if path not in valid:
+            self.rejected.append(f"path {request.path}")
+            return conn.respond(404, "unknown path\n")
+        if request.headers.get("x-goog-api-key") != self.api_key:
+            self.rejected.append("api key")
+            return conn.respond(403, "API key not valid\n")
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        conn = StandInConnection(ws, ws.request.path, dict(ws.request.headers.raw_items()))
+        self.connections.append(conn)
+        try:
+            first = json.loads(await ws.recv())
+            setup = first.get("setup")
+            if not isinstance(setup, dict) or "model" not in setup:
+                await ws.close(1007, "first message must be setup")
+                return
+            conn.setup = setup
+            await conn.send({"setupComplete": {}})
+            reader = asyncio.create_task(self._read(conn))
+            try:
+                await self.scenario(conn)
+                await ws.wait_closed()
+            finally:
+                reader.cancel()
+        except websockets.ConnectionClosed:
+            pass
+        except Exception as error:  # surfaced to the test through self.errors
+            self.errors.append(error)
+            raise
+
+    async def _read(self, conn: StandInConnection) -> None:
+        try:
+            async for raw in conn.ws:
+                conn._record(json.loads(raw))
+        except websockets.ConnectionClosed:
+            conn._changed.set()

@@ -1,0 +1,66 @@
+"""uvicorn serving the real app on a free loopback port, inside the test's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from app.settings import Settings
+from app.web import create_app
+from tests.support.gemini_standin import GeminiStandIn
+
+PUBLIC_URL = "https://bot.example.com"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+
+
+def settings_for(standin: GeminiStandIn, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "gemini_api_key": standin.api_key,
+        "gemini_base_url": standin.base_url,
+        "ssl_cert_file": standin.ca_file,
+        "twilio_auth_token": AUTH_TOKEN,
+        "public_url": PUBLIC_URL,
+        "greeting": "",
+        "gemini_connect_timeout_s": 5.0,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@dataclass
+class RunningServer:
+    app: Starlette
+    base: str
+
+    @property
+    def book(self) -> Any:
+        return self.app.state.book
+
+
+@asynccontextmanager
+async def serve_app(settings: Settings) -> AsyncIterator[RunningServer]:
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, lifespan="on", ws_max_size=256 * 1024)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield RunningServer(app, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
