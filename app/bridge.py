@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from app import twilio_wire as wire
@@ -36,9 +36,11 @@ log = logging.getLogger(__name__)
 
 INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})
 ULAW_BYTES_PER_MS = 8
+CALLER_PUMP = "call: caller→agent"
+AGENT_PUMP = "call: agent→caller"
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     COMPLETED = "completed"  # the caller hung up or Twilio stopped the stream
     AGENT_FAILED = "agent_failed"  # the live session failed; the caller hears an apology
     NO_START = "no_start"  # the socket never sent a valid `start`
@@ -199,8 +201,8 @@ class CallBridge:
             reason = "ended"
             try:
                 async with asyncio.TaskGroup() as group:
-                    group.create_task(self._caller_pump(session))
-                    group.create_task(self._agent_pump(session))
+                    group.create_task(self._caller_pump(session), name=CALLER_PUMP)
+                    group.create_task(self._agent_pump(session), name=AGENT_PUMP)
             except* _CallOver as over:
                 reason = str(over.exceptions[0])
             except* SocketClosed:

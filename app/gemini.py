@@ -134,7 +134,7 @@ def _session_error(error: BaseException) -> AgentSessionError:
         code = error.code if isinstance(error.code, int) else None
         retryable = not (code is not None and 400 <= code < 500)
         return AgentSessionError(
-            f"Gemini closed the session (code {code}): {error.message or error.status}",
+            f"Gemini closed the session (code {code}): {error.message or error.details or error.status}",
             code=code,
             retryable=retryable,
         )

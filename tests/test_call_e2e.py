@@ -7,13 +7,19 @@ The measured figures are printed (run with ``-s`` to see them):
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import time
 import wave
+import xml.etree.ElementTree as ET
 
 import pytest
 import scipy.signal
+import websockets
 
 from app.audio import ulaw_to_pcm16
+from app.bridge import AGENT_PUMP, CALLER_PUMP
 from tests.conftest import FIXTURES
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, RunningServer, serve_app, settings_for
@@ -28,7 +34,8 @@ CALL_SID = QUESTION[1]["start"]["callSid"]
 def reply_pcm24k() -> bytes:
     with wave.open(str(FIXTURES / "agent_reply_24k.wav")) as wav:
         assert wav.getframerate() == 24000 and wav.getsampwidth() == 2
-        return wav.readframes(wav.getnframes())
+        frames: bytes = wav.readframes(wav.getnframes())
+        return frames
 
 
 REPLY = reply_pcm24k()
@@ -113,3 +120,178 @@ def setup_has_transcription(conn: StandInConnection) -> bool:
         {"inputAudioTranscription", "input_audio_transcription"} & keys
         and {"outputAudioTranscription", "output_audio_transcription"} & keys
     )
+
+
+def call_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name() in (CALLER_PUMP, AGENT_PUMP)]
+
+
+async def test_barge_in_sends_clear_and_no_audio_of_the_interrupted_turn_follows(
+    standin: GeminiStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    caller_ms = len(capture_ulaw(BARGE_IN)) / 8
+    timeline: dict[str, float] = {}
+
+    async def scenario(conn: StandInConnection) -> None:
+        await conn.wait_audio_ms(200)
+        stop = asyncio.Event()
+        # A long reply at twice real time, as Gemini bursts it.
+        speaking = asyncio.create_task(conn.send_audio(REPLY * 3, realtime=2.0, until=stop))
+        await conn.wait_audio_ms(1500 + 300)  # the caller has been talking for 300 ms
+        stop.set()
+        await speaking
+        timeline["interrupted"] = time.monotonic()
+        await conn.interrupted()
+        await conn.transcript("caller", "Wait, sorry, I have another question.")
+        await conn.turn_complete()
+        await conn.wait_audio_ms(caller_ms - 200, timeout=15)
+        timeline["second_turn"] = time.monotonic()
+        await conn.send_audio(REPLY[: 48000 * 1])  # one second
+        await conn.turn_complete()
+
+    standin.scenario = scenario
+    async with serve_app(settings_for(standin)) as server:
+        _, stream = await start_call(server)
+        await stream.replay(BARGE_IN, stop=False)
+        await stream.wait_for(lambda: "second_turn" in timeline, timeout=15)
+        await stream.wait_for(lambda: len(stream.marks_echoed) == stream.marks_sent, timeout=5)
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+        assert not call_tasks()
+
+    assert len(stream.clears) == 1
+    clear_at = stream.clears[0]
+    latency_ms = 1000 * (clear_at - timeline["interrupted"])
+    print(f"\n[e2e] interrupted → clear at the Twilio client: {latency_ms:.2f} ms")
+    assert clear_at > timeline["interrupted"]
+    # Nothing of the interrupted turn after the clear: the next media is the next turn's.
+    after_clear = [(t, m) for t, m in stream.received if t >= clear_at and m["event"] != "clear"]
+    assert after_clear, "the second turn was not played"
+    assert all(t > timeline["second_turn"] for t, _ in after_clear)
+    marks_after = [m["mark"]["name"] for _, m in after_clear if m["event"] == "mark"]
+    assert marks_after and all(name.startswith("g1-t2-") for name in marks_after)
+    # The playback ledger knows the caller heard only part of turn 1.
+    line = next(
+        r.getMessage() for r in caplog.records if "interrupted: caller heard" in r.getMessage()
+    )
+    heard, sent = (float(x) for x in re.findall(r"heard (\d+) of (\d+) ms", line)[0])
+    assert 0 < heard < sent
+    played_before_clear = (
+        sum(
+            len(m["media"]["payload"]) * 3 // 4
+            for t, m in stream.received
+            if m["event"] == "media" and t < clear_at
+        )
+        / 8
+    )
+    assert heard <= played_before_clear
+
+
+async def test_greeting_makes_the_bot_speak_first(standin: GeminiStandIn) -> None:
+    greeting = "Say hello & welcome the caller <warmly>."
+
+    async def scenario(conn: StandInConnection) -> None:
+        await conn.wait_text()
+        await conn.send_audio(REPLY[: 48000 // 2])
+        await conn.turn_complete()
+
+    standin.scenario = scenario
+    async with serve_app(settings_for(standin, greeting=greeting)) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION[:2])  # connected + start, and the caller says nothing
+        await stream.wait_for(lambda: len(stream.media_received) > 0)
+        conn = standin.connections[0]
+        assert conn.texts == [greeting]
+        assert conn.audio_frames == 0
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+
+
+async def test_without_greeting_the_bot_waits(standin: GeminiStandIn) -> None:
+    async with serve_app(settings_for(standin, greeting="")) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION[:12])
+        conn = standin.connections[0]
+        await conn.wait_audio_ms(200)
+        assert conn.texts == []
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+
+
+async def test_unsigned_requests_are_refused_and_open_no_session(standin: GeminiStandIn) -> None:
+    async with serve_app(settings_for(standin)) as server:
+        twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+        form = {"CallSid": CALL_SID, "From": "+15550100001", "To": "+15550100002"}
+        assert (await twilio.post("/incoming-call", form, sign=False)).status_code == 403
+        assert (await twilio.post("/incoming-call", form, signature="bm9wZQ==")).status_code == 403
+        # Signed over the internal address instead of the public one: refused.
+        internal = TwilioClient(server.base, server.base, AUTH_TOKEN)
+        assert (await internal.post("/incoming-call", form)).status_code == 403
+        # Signed with another account's token: refused.
+        other = TwilioClient(server.base, PUBLIC_URL, "another-token")
+        assert (await other.post("/incoming-call", form)).status_code == 403
+        assert (await other.post("/call-ended", form)).status_code == 403
+
+        for client, sign in ((twilio, False), (other, True)):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await client.open_stream("wss://bot.example.com/media-stream", sign=sign)
+            assert refused.value.response.status_code == 403
+        assert (await twilio.post("/incoming-call", form)).status_code == 200
+    assert standin.connections == []
+
+
+async def test_stop_closes_the_gemini_session_and_leaves_no_task(standin: GeminiStandIn) -> None:
+    async with serve_app(settings_for(standin)) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION[:20])
+        conn = standin.connections[0]
+        await conn.wait_audio_ms(100)
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+        await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
+        assert not call_tasks()
+        assert not server.book.active
+        ended = await TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN).post(
+            "/call-ended", {"CallSid": CALL_SID}
+        )
+        assert [el.tag for el in ET.fromstring(ended.text)] == ["Hangup"]
+
+
+async def test_caller_hanging_up_abruptly_closes_the_session(standin: GeminiStandIn) -> None:
+    async with serve_app(settings_for(standin)) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION[:20])
+        conn = standin.connections[0]
+        await conn.wait_audio_ms(100)
+        await stream.close()  # no stop message: the socket just goes
+        await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
+        await asyncio.sleep(0.05)
+        assert not call_tasks()
+        assert not server.book.active
+
+
+@pytest.mark.parametrize("failure", ["close mid-call", "bad api key"])
+async def test_gemini_failure_ends_the_call_with_an_apology(
+    standin: GeminiStandIn, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    async def scenario(conn: StandInConnection) -> None:
+        await conn.wait_audio_ms(100)
+        await conn.close(1011, "internal error")
+
+    standin.scenario = scenario
+    key = "wrong-key" if failure == "bad api key" else standin.api_key
+    settings = settings_for(standin, gemini_api_key=key, apology_message="Sorry & goodbye.")
+    async with serve_app(settings) as server:
+        twilio, stream = await start_call(server)
+        await stream.replay(QUESTION[:20])
+        await stream.wait_closed()
+        assert stream.closed_code == 1000
+        assert not call_tasks()
+        ended = await twilio.post("/call-ended", {"CallSid": CALL_SID})
+        root = ET.fromstring(ended.text)
+        assert [el.tag for el in root] == ["Say", "Hangup"]
+        assert root[0].text == "Sorry & goodbye."
+    failure_lines = [r.getMessage() for r in caplog.records if "agent_failed" in r.getMessage()]
+    assert failure_lines and CALL_SID in failure_lines[0]
+    assert ("1011" if failure == "close mid-call" else "403") in failure_lines[0]

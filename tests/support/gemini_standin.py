@@ -78,10 +78,22 @@ class StandInConnection:
         self.sent.append((time.monotonic(), message))
         await self.ws.send(json.dumps(message).encode())  # binary, like the real service
 
-    async def send_audio(self, pcm24k: bytes, *, chunk_ms: int = 40, realtime: float = 0) -> None:
-        """Send agent audio as modelTurn parts; ``realtime`` > 0 paces it (1 = real time)."""
+    async def send_audio(
+        self,
+        pcm24k: bytes,
+        *,
+        chunk_ms: int = 40,
+        realtime: float = 0,
+        until: asyncio.Event | None = None,
+    ) -> None:
+        """Send agent audio as modelTurn parts; ``realtime`` > 0 paces it (1 = real time).
+
+        Stops early once ``until`` is set (the model abandoning its turn).
+        """
         step = 48 * chunk_ms
         for offset in range(0, len(pcm24k), step):
+            if until is not None and until.is_set():
+                return
             chunk = pcm24k[offset : offset + step]
             await self.send(
                 {
@@ -237,4 +249,6 @@ class GeminiStandIn:
             async for raw in conn.ws:
                 conn._record(json.loads(raw))
         except websockets.ConnectionClosed:
+            pass
+        finally:
             conn._changed.set()

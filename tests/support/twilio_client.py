@@ -95,6 +95,7 @@ class MediaStream:
     marks_echoed: list[str] = field(default_factory=list)
     clears: list[float] = field(default_factory=list)
     closed_code: int | None = None
+    errors: list[BaseException] = field(default_factory=list)
     _buffer: list[bytes | str] = field(default_factory=list)  # µ-law chunks and mark names
     _sequence: int = 0
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -128,7 +129,10 @@ class MediaStream:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
             if frame.get("event") == "start":
                 self.stream_sid = frame["streamSid"]
-            await self.ws.send(json.dumps(frame))
+            try:
+                await self.ws.send(json.dumps(frame))
+            except websockets.ConnectionClosed:
+                return  # the server ended the stream; Twilio stops sending too
 
     async def stop(self, call_sid: str) -> None:
         await self.send_json(
@@ -149,6 +153,7 @@ class MediaStream:
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout):
             while not predicate():
+                assert not self.errors, self.errors
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -192,6 +197,8 @@ class MediaStream:
                 self._changed.set()
         except websockets.ConnectionClosed as closed:
             self.closed_code = closed.rcvd.code if closed.rcvd else 1006
+        except AssertionError as error:  # a message Twilio would reject
+            self.errors.append(error)
         else:
             self.closed_code = self.ws.close_code or 1000
         self._changed.set()
