@@ -133,8 +133,9 @@ def _session_error(error: BaseException) -> AgentSessionError:
     if isinstance(error, errors.APIError):
         code = error.code if isinstance(error.code, int) else None
         retryable = not (code is not None and 400 <= code < 500)
+        detail = error.message or error.details or error.status
         return AgentSessionError(
-            f"Gemini closed the session (code {code}): {error.message or error.details or error.status}",
+            f"Gemini closed the session (code {code}): {detail}",
             code=code,
             retryable=retryable,
         )
