@@ -193,3 +193,12 @@ def ulaw_to_pcm16(ulaw: bytes) -> bytes:
 def pcm16_to_ulaw(pcm: bytes) -> bytes:
     """Encode PCM16 LE to µ-law at the same rate (no resampling)."""
     return audioop.lin2ulaw(pcm, 2)
+
+
+SPEECH_RMS = 300
+"""PCM16 RMS (about −40 dBFS) above which a frame counts as the caller talking."""
+
+
+def is_speech(pcm16: bytes) -> bool:
+    """A crude energy test: enough to tell a talking caller from a silent line."""
+    return bool(pcm16) and audioop.rms(pcm16, 2) > SPEECH_RMS

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from app import twilio_wire as wire
-from app.audio import InboundConverter, OutboundConverter
+from app.audio import InboundConverter, OutboundConverter, is_speech
 from app.events import (
     AgentAudio,
     AgentEvent,
@@ -30,7 +30,8 @@ from app.events import (
     Usage,
 )
 from app.ledger import PlaybackLedger
-from app.ports import AgentConnector, AgentSession, MediaSocket, SocketClosed
+from app.link import AgentLink, LinkPolicy, LinkStats, SessionSwitched
+from app.ports import AgentConnector, MediaSocket, SocketClosed
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})
 ULAW_BYTES_PER_MS = 8
 CALLER_PUMP = "call: caller→agent"
 AGENT_PUMP = "call: agent→caller"
+WATCHDOG = "call: watchdog"
+CALL_TASKS = frozenset({CALLER_PUMP, AGENT_PUMP, WATCHDOG})
+WATCH_INTERVAL_S = 0.1
 
 
 class Outcome(StrEnum):
@@ -67,12 +71,19 @@ class CallSummary:
     duration_s: float
     stats: CallStats
     turns: list[dict[str, Any]] = field(default_factory=list)
+    link: LinkStats = field(default_factory=LinkStats)
 
 
 @dataclass(frozen=True)
 class BridgeOptions:
     greeting: str = ""
     start_timeout_s: float = 10.0
+    link: LinkPolicy = field(default_factory=LinkPolicy)
+    max_call_s: float = 0.0  # 0: no limit
+    idle_timeout_s: float = 0.0  # 0: off
+    goodbye_instruction: str = "Say a short goodbye."
+    idle_instruction: str = "Ask if the caller is still there."
+    goodbye_grace_s: float = 15.0  # longest wait for the goodbye to be heard
 
 
 class _CallOver(Exception):
@@ -111,8 +122,16 @@ class CallBridge:
         self._caller_text: list[str] = []
         self._agent_text: list[str] = []
         self._transcript: list[dict[str, Any]] = []
-        self.resume_handle: str | None = None
-        self.log = _CallLog(log, {"call_sid": "-", "stream_sid": "-"})
+        self._log_ids = {"call_sid": "-", "stream_sid": "-"}
+        self.log = _CallLog(log, self._log_ids)
+        self.link = AgentLink(connector, options.link, self.log)
+        self._began = time.monotonic()
+        self._last_speech = self._began
+        self._idle_prompted = False
+        self._ending: str | None = None
+        self._ending_deadline = 0.0
+        self._goodbye_after_turn = 0
+        self._last_completed_turn = 0
 
     @property
     def call_sid(self) -> str:
@@ -123,13 +142,14 @@ class CallBridge:
         return self.start.stream_sid if self.start else ""
 
     async def run(self) -> CallSummary:
-        began = time.monotonic()
+        began = self._began
         outcome, reason = Outcome.COMPLETED, ""
         try:
             self.start = await asyncio.wait_for(
                 self._wait_for_start(), self._options.start_timeout_s
             )
-            self.log = _CallLog(log, {"call_sid": self.call_sid, "stream_sid": self.stream_sid})
+            # Updated in place: the link and everything else holding this adapter follow.
+            self._log_ids.update(call_sid=self.call_sid, stream_sid=self.stream_sid)
             self.log.info(
                 "stream started (caller %s)", self.start.custom_parameters.get("from", "unknown")
             )
@@ -148,19 +168,24 @@ class CallBridge:
             duration_s=time.monotonic() - began,
             stats=self.stats,
             turns=self._transcript,
+            link=self.link.stats,
         )
         level = logging.ERROR if outcome is Outcome.AGENT_FAILED else logging.INFO
         self.log.log(
             level,
-            "call ended: %s (%s); %.1f s, %d agent turns, %d interruptions, %d malformed frames",
+            "call ended: %s (%s); %.1f s, %d agent turns, %d interruptions, %d malformed frames,"
+            " %d goAway switches, %d reconnects, %.0f ms caller audio dropped",
             outcome.value,
             reason,
             summary.duration_s,
             self.stats.agent_turns,
             self.stats.interruptions,
             self.stats.malformed_frames,
+            self.link.stats.switches,
+            self.link.stats.reconnects,
+            self.link.stats.dropped_ms,
         )
-        if outcome is not Outcome.COMPLETED:
+        if outcome is not Outcome.COMPLETED or self._ending is not None:
             # Closing the socket makes Twilio run the TwiML after <Connect> (the apology).
             await self._socket.close(1000, outcome.value)
         return summary
@@ -194,26 +219,25 @@ class CallBridge:
                 self.stats.ignored_frames += 1
 
     async def _converse(self) -> str:
-        async with self._connector.connect() as session:
-            self.log.info("agent session open")
-            if self._options.greeting:
-                await session.send_text(self._options.greeting)
-            reason = "ended"
-            try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._caller_pump(session), name=CALLER_PUMP)
-                    group.create_task(self._agent_pump(session), name=AGENT_PUMP)
-            except* _CallOver as over:
-                reason = str(over.exceptions[0])
-            except* SocketClosed:
-                reason = "media socket closed while sending"
-            except* AgentSessionError as failure:
-                raise failure.exceptions[0] from None
+        if self._options.greeting:
+            await self.link.send_text(self._options.greeting)  # sent once connected
+        reason = "ended"
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._caller_pump(), name=CALLER_PUMP)
+                group.create_task(self._agent_pump(), name=AGENT_PUMP)
+                group.create_task(self._watchdog(), name=WATCHDOG)
+        except* _CallOver as over:
+            reason = str(over.exceptions[0])
+        except* SocketClosed:
+            reason = "media socket closed while sending"
+        except* AgentSessionError as failure:
+            raise failure.exceptions[0] from None
         return reason
 
     # caller → agent
 
-    async def _caller_pump(self, session: AgentSession) -> None:
+    async def _caller_pump(self) -> None:
         while True:
             event = await self._next_event()
             if isinstance(event, wire.Media):
@@ -222,7 +246,11 @@ class CallBridge:
                     continue
                 self.stats.frames_in += 1
                 self.stats.caller_audio_ms += len(event.payload) / ULAW_BYTES_PER_MS
-                await session.send_audio(self._inbound.convert(event.payload))
+                pcm = self._inbound.convert(event.payload)
+                if is_speech(pcm):
+                    self._last_speech = time.monotonic()
+                    self._idle_prompted = False
+                await self.link.send_audio(pcm)
             elif isinstance(event, wire.Mark):
                 self.ledger.mark_received(event.name)
             elif isinstance(event, wire.Stop):
@@ -234,11 +262,11 @@ class CallBridge:
 
     # agent → caller
 
-    async def _agent_pump(self, session: AgentSession) -> None:
-        async for event in session.events():
+    async def _agent_pump(self) -> None:
+        async for event in self.link.events():
             await self._on_agent_event(event)
 
-    async def _on_agent_event(self, event: AgentEvent) -> None:
+    async def _on_agent_event(self, event: AgentEvent | SessionSwitched) -> None:
         if isinstance(event, AgentAudio):
             await self._play(event.pcm)
         elif isinstance(event, Interrupted):
@@ -249,11 +277,20 @@ class CallBridge:
             (self._caller_text if event.speaker == "caller" else self._agent_text).append(
                 event.text
             )
-        elif isinstance(event, ResumptionHandle):
-            if event.resumable:
-                self.resume_handle = event.handle
-        elif isinstance(event, GoAway):
-            self.log.warning("Gemini will close the session in %s s", event.time_left_s)
+        elif isinstance(event, SessionSwitched):
+            if self._speaking:
+                # The reply was cut by the loss; what was sent still plays. End the turn
+                # so the next reply starts clean and the ledger stays per turn.
+                self.log.info("agent turn %d cut short by the session loss", self._turn)
+                await self._end_turn()
+            self.log.info(
+                "on a new session (%s) after %.0f ms; resumed with %s",
+                event.reason,
+                event.gap_ms,
+                "the latest handle" if event.handle else "no handle (fresh context)",
+            )
+        elif isinstance(event, (ResumptionHandle, GoAway)):
+            pass  # the link acts on these
         elif isinstance(event, Usage):
             self.stats.tokens = max(self.stats.tokens, event.total_tokens)
 
@@ -296,12 +333,53 @@ class CallBridge:
         if self._speaking:
             await self._send_ulaw(self._outbound.flush())
             self._speaking = False
+            self._last_completed_turn = self._turn
         self._log_caller_text()
         text = "".join(self._agent_text).strip()
         if text:
             playback = self.ledger.turn(self._turn)
             self.log.info("agent turn %d (%.0f ms): %r", self._turn, playback.sent_ms, text)
             self._record_agent_turn(text, interrupted=False)
+
+    # call limits
+
+    async def _watchdog(self) -> None:
+        """Ends over-long and silent calls politely: a goodbye the caller hears, then hang up."""
+        options = self._options
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            now = time.monotonic()
+            if self._ending is not None:
+                if self._goodbye_heard() or now >= self._ending_deadline:
+                    raise _CallOver(self._ending)
+            elif options.max_call_s and now - self._began >= options.max_call_s:
+                await self._say_goodbye("call time limit reached")
+            elif options.idle_timeout_s and now - self._last_speech >= options.idle_timeout_s:
+                if self._idle_prompted:
+                    await self._say_goodbye("caller silent")
+                else:
+                    self.log.info(
+                        "caller silent for %.0f s: asking if they are still there",
+                        options.idle_timeout_s,
+                    )
+                    self._idle_prompted = True
+                    self._last_speech = now
+                    await self.link.send_text(options.idle_instruction)
+
+    async def _say_goodbye(self, reason: str) -> None:
+        self.log.info("ending the call (%s): asking the agent to say goodbye", reason)
+        self._ending = reason
+        self._ending_deadline = time.monotonic() + self._options.goodbye_grace_s
+        self._goodbye_after_turn = self._turn
+        await self.link.send_text(self._options.goodbye_instruction)
+
+    def _goodbye_heard(self) -> bool:
+        """A reply after the goodbye request is complete and every ms of it was played."""
+        turn = self._last_completed_turn
+        if turn <= self._goodbye_after_turn:
+            return False
+        playback = self.ledger.turn(turn)
+        return playback.heard_ms >= playback.sent_ms
 
     def _log_caller_text(self) -> None:
         text = "".join(self._caller_text).strip()

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import websockets
@@ -35,6 +35,9 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 INPUT_MIME = "audio/pcm;rate=16000"
+# WebSocket close codes that mean the request itself is wrong (bad key, bad setup):
+# 1007 invalid payload, 1008 policy violation. Retrying them cannot help.
+CLIENT_FAULT_CLOSE_CODES = frozenset({1007, 1008})
 
 
 def _sensitivity(kind: str, value: str | None) -> str | None:
@@ -132,7 +135,9 @@ def translate(message: types.LiveServerMessage) -> Iterator[AgentEvent]:
 def _session_error(error: BaseException) -> AgentSessionError:
     if isinstance(error, errors.APIError):
         code = error.code if isinstance(error.code, int) else None
-        retryable = not (code is not None and 400 <= code < 500)
+        retryable = code not in CLIENT_FAULT_CLOSE_CODES and not (
+            code is not None and 400 <= code < 500
+        )
         detail = error.message or error.details or error.status
         return AgentSessionError(
             f"Gemini closed the session (code {code}): {detail}",
@@ -180,7 +185,7 @@ class GeminiSession:
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
 
-    async def events(self) -> AsyncIterator[AgentEvent]:
+    async def events(self) -> AsyncGenerator[AgentEvent, None]:
         """Every event of the session; ends only by raising :class:`AgentSessionError`."""
         try:
             while True:  # receive() returns after each turn; a call has many

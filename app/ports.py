@@ -7,7 +7,7 @@ fakes of these, and the end-to-end tests with the real things.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -39,7 +39,7 @@ class AgentSession(Protocol):
 
     async def send_text(self, text: str) -> None: ...
 
-    def events(self) -> AsyncIterator[AgentEvent]: ...
+    def events(self) -> AsyncGenerator[AgentEvent, None]: ...
 
 
 class AgentConnector(Protocol):

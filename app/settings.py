@@ -29,6 +29,10 @@ DEFAULT_INSTRUCTION = (
 DEFAULT_GREETING = (
     "The caller has just been connected. Greet them briefly and ask how you can help."
 )
+DEFAULT_GOODBYE = (
+    "The call is ending now. Say a short, polite goodbye to the caller and nothing else."
+)
+DEFAULT_IDLE_PROMPT = "The caller has been silent for a while. Briefly ask if they are still there."
 DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
 
 Sensitivity = Literal["HIGH", "LOW"]
@@ -70,6 +74,15 @@ class Settings(BaseSettings):
     proactive_audio: bool | None = None
     thinking_budget: int | None = Field(default=None, ge=-1)
     gemini_connect_timeout_s: float = Field(default=10.0, gt=0)
+    reconnect_max_attempts: int = Field(default=6, ge=0)
+    reconnect_max_seconds: float = Field(default=30.0, ge=0)
+    caller_buffer_seconds: float = Field(default=10.0, gt=0)
+
+    # Call limits
+    max_call_seconds: float = Field(default=3600.0, ge=0)
+    idle_timeout_seconds: float = Field(default=0.0, ge=0)
+    goodbye_instruction: str = DEFAULT_GOODBYE
+    idle_instruction: str = DEFAULT_IDLE_PROMPT
 
     # Twilio and the public side
     twilio_auth_token: SecretStr | None = None

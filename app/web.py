@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app import twiml
 from app.bridge import BridgeOptions, CallBridge, CallSummary, Outcome
+from app.link import LinkPolicy
 from app.ports import AgentConnector, SocketClosed
 from app.security import SignatureChecker, websocket_url
 from app.settings import Settings
@@ -83,6 +84,21 @@ class CallBook:
                 self.failed.popitem(last=False)
 
 
+def bridge_options(settings: Settings) -> BridgeOptions:
+    return BridgeOptions(
+        greeting=settings.greeting,
+        link=LinkPolicy(
+            max_attempts=settings.reconnect_max_attempts,
+            max_reconnect_s=settings.reconnect_max_seconds,
+            buffer_ms=1000 * settings.caller_buffer_seconds,
+        ),
+        max_call_s=settings.max_call_seconds,
+        idle_timeout_s=settings.idle_timeout_seconds,
+        goodbye_instruction=settings.goodbye_instruction,
+        idle_instruction=settings.idle_instruction,
+    )
+
+
 def create_app(settings: Settings, connector: AgentConnector | None = None) -> Starlette:
     checker = (
         SignatureChecker(settings.twilio_auth_token.get_secret_value(), settings.public_base or "")
@@ -90,7 +106,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         else None
     )
     book = CallBook()
-    options = BridgeOptions(greeting=settings.greeting)
+    options = bridge_options(settings)
     state: dict[str, AgentConnector] = {}
 
     @contextlib.asynccontextmanager

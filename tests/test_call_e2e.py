@@ -19,7 +19,7 @@ import scipy.signal
 import websockets
 
 from app.audio import ulaw_to_pcm16
-from app.bridge import AGENT_PUMP, CALLER_PUMP
+from app.bridge import CALL_TASKS
 from tests.conftest import FIXTURES
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, RunningServer, serve_app, settings_for
@@ -123,7 +123,7 @@ def setup_has_transcription(conn: StandInConnection) -> bool:
 
 
 def call_tasks() -> list[asyncio.Task[object]]:
-    return [t for t in asyncio.all_tasks() if t.get_name() in (CALLER_PUMP, AGENT_PUMP)]
+    return [t for t in asyncio.all_tasks() if t.get_name() in CALL_TASKS]
 
 
 async def test_barge_in_sends_clear_and_no_audio_of_the_interrupted_turn_follows(
@@ -271,17 +271,15 @@ async def test_caller_hanging_up_abruptly_closes_the_session(standin: GeminiStan
         assert not server.book.active
 
 
-@pytest.mark.parametrize("failure", ["close mid-call", "bad api key"])
+@pytest.mark.parametrize("failure", ["every connection fails", "bad api key"])
 async def test_gemini_failure_ends_the_call_with_an_apology(
     standin: GeminiStandIn, caplog: pytest.LogCaptureFixture, failure: str
 ) -> None:
-    async def scenario(conn: StandInConnection) -> None:
-        await conn.wait_audio_ms(100)
-        await conn.close(1011, "internal error")
-
-    standin.scenario = scenario
+    standin.fail_setup = lambda index: True
     key = "wrong-key" if failure == "bad api key" else standin.api_key
-    settings = settings_for(standin, gemini_api_key=key, apology_message="Sorry & goodbye.")
+    settings = settings_for(
+        standin, gemini_api_key=key, apology_message="Sorry & goodbye.", reconnect_max_attempts=2
+    )
     async with serve_app(settings) as server:
         twilio, stream = await start_call(server)
         await stream.replay(QUESTION[:20])
@@ -294,4 +292,9 @@ async def test_gemini_failure_ends_the_call_with_an_apology(
         assert root[0].text == "Sorry & goodbye."
     failure_lines = [r.getMessage() for r in caplog.records if "agent_failed" in r.getMessage()]
     assert failure_lines and CALL_SID in failure_lines[0]
-    assert ("1011" if failure == "close mid-call" else "403") in failure_lines[0]
+    if failure == "bad api key":
+        assert "1008" in failure_lines[0] and "API key not valid" in failure_lines[0]
+        assert len(standin.connections) == 1  # never retried
+    else:
+        assert "gave up after 3 attempts" in failure_lines[0]
+        assert len(standin.connections) == 3

@@ -57,6 +57,7 @@ class StandInConnection:
     ws: ServerConnection
     path: str
     headers: dict[str, str]
+    index: int = 0
     setup: dict[str, Any] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
     audio: bytearray = field(default_factory=bytearray)
@@ -65,6 +66,17 @@ class StandInConnection:
     audio_frames: int = 0
     bad_mime: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def resume_handle(self) -> str | None:
+        """The handle the client presented in its setup (None: a fresh session)."""
+        resumption = _pick(self.setup, "sessionResumption") or {}
+        handle = resumption.get("handle")
+        return str(handle) if handle else None
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.close_code is not None
 
     @property
     def audio_ms(self) -> float:
@@ -183,6 +195,8 @@ class GeminiStandIn:
     def __init__(self, tmp_dir: Path, scenario: Scenario = idle, api_key: str = "test-key") -> None:
         self.scenario = scenario
         self.api_key = api_key
+        # Connection indices that fail during setup (closed before setupComplete).
+        self.fail_setup: set[int] | Callable[[int], bool] = set()
         self.connections: list[StandInConnection] = []
         self.rejected: list[str] = []
         self.errors: list[BaseException] = []
@@ -215,14 +229,12 @@ class GeminiStandIn:
         if path not in valid:
             self.rejected.append(f"path {request.path}")
             return conn.respond(404, "unknown path\n")
-        if request.headers.get("x-goog-api-key") != self.api_key:
-            self.rejected.append("api key")
-            return conn.respond(403, "API key not valid\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        conn = StandInConnection(ws, ws.request.path, dict(ws.request.headers.raw_items()))
+        headers = dict(ws.request.headers.raw_items())
+        conn = StandInConnection(ws, ws.request.path, headers, index=len(self.connections))
         self.connections.append(conn)
         try:
             first = json.loads(await ws.recv())
@@ -231,6 +243,15 @@ class GeminiStandIn:
                 await ws.close(1007, "first message must be setup")
                 return
             conn.setup = setup
+            if ws.request.headers.get("x-goog-api-key") != self.api_key:
+                # What the service does with a wrong key: accept, then close with 1008.
+                self.rejected.append("api key")
+                await ws.close(1008, "API key not valid. Please pass a valid API key.")
+                return
+            fails = self.fail_setup
+            if conn.index in fails if isinstance(fails, set) else fails(conn.index):
+                await ws.close(1011, "setup failed")
+                return
             await conn.send({"setupComplete": {}})
             reader = asyncio.create_task(self._read(conn))
             try:
