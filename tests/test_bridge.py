@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from app import twilio_wire as wire
@@ -13,6 +11,7 @@ from app.bridge import BridgeOptions, CallBridge, Outcome
 from app.events import AgentAudio, AgentEvent, AgentSessionError, Interrupted, TurnComplete
 from app.ports import SocketClosed
 from tests.conftest import FIXTURES
+from tests.support.fakes import FakeConnector, FakeSession, Script
 from tests.support.twilio_client import load_capture
 
 FRAMES = [json.dumps(f) for f in load_capture(FIXTURES / "caller_question.json")]
@@ -40,45 +39,14 @@ class FakeSocket:
         self.closed = (code, reason)
 
 
-class FakeSession:
-    def __init__(self, script: list[AgentEvent | Exception]) -> None:
-        self.audio: list[bytes] = []
-        self.texts: list[str] = []
-        self.script = script
-
-    async def send_audio(self, pcm16k: bytes) -> None:
-        self.audio.append(pcm16k)
-
-    async def send_text(self, text: str) -> None:
-        self.texts.append(text)
-
-    async def events(self) -> AsyncIterator[AgentEvent]:
-        for item in self.script:
-            await asyncio.sleep(0)
-            if isinstance(item, Exception):
-                raise item
-            yield item
-        await asyncio.Event().wait()  # the session stays open
-
-
-class FakeConnector:
-    def __init__(self, session: FakeSession) -> None:
-        self.session = session
-        self.opened = 0
-
-    @asynccontextmanager
-    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[FakeSession]:
-        self.opened += 1
-        yield self.session
-
-
 async def run(
-    frames: list[str | bytes], script: list[AgentEvent | Exception] | None = None, **options: Any
-) -> tuple[Any, FakeSocket, FakeConnector]:
+    frames: list[str | bytes], script: Script | None = None, **options: Any
+) -> tuple[Any, FakeSocket, FakeSession]:
     socket = FakeSocket(frames)
-    connector = FakeConnector(FakeSession(script or []))
+    session = FakeSession(script)
+    connector = FakeConnector(lambda index: session)
     summary = await CallBridge(socket, connector, BridgeOptions(**options)).run()
-    return summary, socket, connector
+    return summary, socket, session
 
 
 async def test_hostile_frames_are_counted_and_the_call_goes_on() -> None:
@@ -96,18 +64,20 @@ async def test_hostile_frames_are_counted_and_the_call_goes_on() -> None:
         media,
         FRAMES[-1],
     ]
-    summary, _, connector = await run(frames)
+    summary, _, session = await run(frames)
     assert summary.outcome is Outcome.COMPLETED and summary.reason == "caller hung up"
     assert summary.stats.frames_in == 1  # only the well-formed media after start
-    assert len(connector.session.audio) == 1 and len(connector.session.audio[0]) == 640
+    assert len(session.audio) == 1 and len(session.audio[0]) == 640
     assert summary.stats.malformed_frames == 3
     assert summary.stats.ignored_frames == 3  # media before start, wrong stream, second start
 
 
 async def test_no_start_in_time_opens_no_session() -> None:
-    summary, socket, connector = await run([FRAMES[0]], start_timeout_s=0.05)
+    socket = FakeSocket([FRAMES[0]])
+    connector = FakeConnector(lambda index: FakeSession())
+    summary = await CallBridge(socket, connector, BridgeOptions(start_timeout_s=0.05)).run()
     assert summary.outcome is Outcome.NO_START
-    assert connector.opened == 0 and socket.closed is not None
+    assert connector.handles == [] and socket.closed is not None
 
 
 async def test_interrupt_sends_clear_first_and_drops_the_held_tail() -> None:
@@ -120,7 +90,7 @@ async def test_interrupt_sends_clear_first_and_drops_the_held_tail() -> None:
     ]
     frames: list[str | bytes] = [FRAMES[0], FRAMES[1]]
     socket = FakeSocket(frames)
-    connector = FakeConnector(FakeSession(script))
+    connector = FakeConnector(lambda index: FakeSession(script))
     bridge = CallBridge(socket, connector, BridgeOptions())
     task = asyncio.create_task(bridge.run())
     while len([m for m in socket.sent if m["event"] == "mark"]) < 3:
@@ -142,7 +112,7 @@ async def test_agent_failure_closes_the_socket_for_the_apology() -> None:
 
 
 async def test_greeting_is_sent_before_anything_else() -> None:
-    summary, _, connector = await run([FRAMES[0], FRAMES[1], FRAMES[-1]], greeting="Hi there")
-    assert connector.session.texts == ["Hi there"]
+    summary, _, session = await run([FRAMES[0], FRAMES[1], FRAMES[-1]], greeting="Hi there")
+    assert session.texts == ["Hi there"]
     assert summary.outcome is Outcome.COMPLETED
     assert wire.parse(FRAMES[-1]) is not None

@@ -22,6 +22,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 ULAW_BYTES_PER_MS = 8
 FRAME_BYTES = 160
+ACCOUNT = "AC" + "0" * 32
+CALL = "CA" + "f1" * 16
+STREAM = "MZ" + "a7" * 16
+ULAW_SILENCE = b"\xff"
 
 
 @dataclass(frozen=True)
@@ -250,3 +254,51 @@ def capture_ulaw(frames: list[dict[str, Any]]) -> bytes:
     return b"".join(
         base64.b64decode(f["media"]["payload"]) for f in frames if f.get("event") == "media"
     )
+
+
+def build_capture(
+    ulaw: bytes, params: dict[str, str] | None = None, *, stop: bool = True
+) -> list[dict[str, Any]]:
+    """Twilio's exact framing: connected, start, one media per 20 ms (160 bytes), stop."""
+    params = params or {"callSid": CALL, "from": "+15550100001", "to": "+15550100002"}
+    frames: list[dict[str, Any]] = [
+        {"event": "connected", "protocol": "Call", "version": "1.0.0"},
+        {
+            "event": "start",
+            "sequenceNumber": "1",
+            "streamSid": STREAM,
+            "start": {
+                "accountSid": ACCOUNT,
+                "streamSid": STREAM,
+                "callSid": CALL,
+                "tracks": ["inbound"],
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+                "customParameters": params,
+            },
+        },
+    ]
+    ulaw += ULAW_SILENCE * (-len(ulaw) % FRAME_BYTES)
+    for chunk, offset in enumerate(range(0, len(ulaw), FRAME_BYTES), start=1):
+        frames.append(
+            {
+                "event": "media",
+                "sequenceNumber": str(len(frames)),
+                "streamSid": STREAM,
+                "media": {
+                    "track": "inbound",
+                    "chunk": str(chunk),
+                    "timestamp": str((chunk - 1) * 20),
+                    "payload": base64.b64encode(ulaw[offset : offset + FRAME_BYTES]).decode(),
+                },
+            }
+        )
+    if stop:
+        frames.append(
+            {
+                "event": "stop",
+                "sequenceNumber": str(len(frames)),
+                "streamSid": STREAM,
+                "stop": {"accountSid": ACCOUNT, "callSid": CALL},
+            }
+        )
+    return frames

@@ -1,0 +1,68 @@
+"""Recording fakes of the bridge's ports, for unit tests (never the only test of a path)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from app.events import AgentEvent, AgentSessionError
+
+Script = Sequence[AgentEvent | Exception | float]  # a float: pause that many seconds
+
+
+class FakeSession:
+    """Replays a script of events (an exception ends it); records what it was sent."""
+
+    def __init__(self, script: Script | None = None, *, fail_sends: bool = False) -> None:
+        self.audio: list[bytes] = []
+        self.texts: list[str] = []
+        self.script = script or []
+        self.fail_sends = fail_sends
+        self.closed = False
+        self.broken = asyncio.Event()  # set to make the session fail now
+
+    async def send_audio(self, pcm16k: bytes) -> None:
+        if self.fail_sends or self.closed:
+            raise AgentSessionError("send failed", retryable=True)
+        self.audio.append(pcm16k)
+
+    async def send_text(self, text: str) -> None:
+        if self.fail_sends or self.closed:
+            raise AgentSessionError("send failed", retryable=True)
+        self.texts.append(text)
+
+    async def events(self) -> AsyncGenerator[AgentEvent, None]:
+        for item in self.script:
+            if isinstance(item, float):
+                await asyncio.sleep(item)
+                continue
+            await asyncio.sleep(0)
+            if isinstance(item, Exception):
+                self.fail_sends = True
+                raise item
+            yield item
+        await self.broken.wait()
+        self.fail_sends = True
+        raise AgentSessionError("connection lost", code=1006, retryable=True)
+
+
+class FakeConnector:
+    """Hands out sessions made by ``factory(index)``; an exception fails that attempt."""
+
+    def __init__(self, factory: Callable[[int], FakeSession | Exception]) -> None:
+        self.factory = factory
+        self.handles: list[str | None] = []
+        self.sessions: list[FakeSession] = []
+
+    @asynccontextmanager
+    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[FakeSession]:
+        self.handles.append(resume_handle)
+        made = self.factory(len(self.handles) - 1)
+        if isinstance(made, Exception):
+            raise made
+        self.sessions.append(made)
+        try:
+            yield made
+        finally:
+            made.closed = True
