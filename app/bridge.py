@@ -354,6 +354,8 @@ class CallBridge:
                     raise _CallOver(self._ending)
             elif options.max_call_s and now - self._began >= options.max_call_s:
                 await self._say_goodbye("call time limit reached")
+            elif options.idle_timeout_s and self._agent_audible():
+                self._last_speech = now  # silence while the bot talks is not idleness
             elif options.idle_timeout_s and now - self._last_speech >= options.idle_timeout_s:
                 if self._idle_prompted:
                     await self._say_goodbye("caller silent")
@@ -372,6 +374,11 @@ class CallBridge:
         self._ending_deadline = time.monotonic() + self._options.goodbye_grace_s
         self._goodbye_after_turn = self._turn
         await self.link.send_text(self._options.goodbye_instruction)
+
+    def _agent_audible(self) -> bool:
+        """The agent is replying, or audio it sent is still playing to the caller."""
+        playback = self.ledger.turns.get(self._turn)
+        return self._speaking or (playback is not None and playback.heard_ms < playback.sent_ms)
 
     def _goodbye_heard(self) -> bool:
         """A reply after the goodbye request is complete and every ms of it was played."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -73,11 +73,13 @@ class CallBook:
 
     active: dict[int, CallBridge] = field(default_factory=dict)
     failed: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    recent: deque[CallSummary] = field(default_factory=lambda: deque(maxlen=100))
     completed: int = 0
     limit: int = 10_000
 
     def finished(self, summary: CallSummary) -> None:
         self.completed += 1
+        self.recent.append(summary)
         if summary.outcome is Outcome.AGENT_FAILED and summary.call_sid:
             self.failed[summary.call_sid] = summary.reason
             while len(self.failed) > self.limit:

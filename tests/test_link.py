@@ -91,23 +91,37 @@ async def test_the_latest_resumable_handle_is_presented() -> None:
 async def test_goaway_waits_for_a_clean_point_then_makes_before_breaking() -> None:
     pcm = bytes(960)
     first = FakeSession(
-        [ResumptionHandle("h1", True), AgentAudio(pcm), GoAway(30.0), AgentAudio(pcm),
-         ResumptionHandle("h2", True), TurnComplete()]
+        [
+            ResumptionHandle("h1", True),
+            AgentAudio(pcm),
+            GoAway(30.0),
+            AgentAudio(pcm),
+            ResumptionHandle("h2", True),
+            TurnComplete(),
+        ]
     )
     second = FakeSession()
     connector = FakeConnector(lambda i: [first, second][i])
     link = AgentLink(connector, FAST, log)
     events = await collect(link, 7)
     kinds = [type(e).__name__ for e in events]
-    assert kinds == ["ResumptionHandle", "AgentAudio", "GoAway", "AgentAudio",
-                     "ResumptionHandle", "TurnComplete", "SessionSwitched"]
+    assert kinds == [
+        "ResumptionHandle",
+        "AgentAudio",
+        "GoAway",
+        "AgentAudio",
+        "ResumptionHandle",
+        "TurnComplete",
+        "SessionSwitched",
+    ]
     assert connector.handles == [None, "h2"]  # opened after the turn, with the newest handle
     assert first.closed and not second.closed
     assert link.stats.switches == 1 and link.stats.reconnects == 0
 
 
 async def test_goaway_mid_reply_switches_at_the_deadline_if_the_reply_never_ends() -> None:
-    first = FakeSession([AgentAudio(b"\0\0"), GoAway(2.05), *[0.02, AgentAudio(b"\0\0")] * 10])
+    trickle: list[AgentEvent | Exception | float] = [0.02, AgentAudio(b"\0\0")] * 10
+    first = FakeSession([AgentAudio(b"\0\0"), GoAway(2.05), *trickle])
     connector = FakeConnector(lambda i: [first, FakeSession()][i])
     policy = LinkPolicy(switch_margin_s=2.0)  # deadline = 0.05 s after goAway
     link = AgentLink(connector, policy, log)
