@@ -46,6 +46,10 @@ INPUT_MIME = "audio/pcm;rate=16000"
 Scenario = Callable[["StandInConnection"], Awaitable[None]]
 
 
+class ClientWentAway(Exception):
+    """The client closed the connection while a scenario was waiting on it."""
+
+
 def _pick(obj: dict[str, Any], camel: str) -> Any:
     """A field by its camelCase or snake_case name."""
     snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
@@ -154,8 +158,11 @@ class StandInConnection:
     # waiting for what the client sent
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()``; ends the scenario quietly if the client hangs up first."""
         async with asyncio.timeout(timeout):
             while not predicate():
+                if self.closed:
+                    raise ClientWentAway()
                 self._changed.clear()
                 await self._changed.wait()
 
@@ -259,7 +266,7 @@ class GeminiStandIn:
                 await ws.wait_closed()
             finally:
                 reader.cancel()
-        except websockets.ConnectionClosed:
+        except (websockets.ConnectionClosed, ClientWentAway):
             pass
         except Exception as error:  # surfaced to the test through self.errors
             self.errors.append(error)
