@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,7 @@ from app.events import (
     Usage,
 )
 from app.ledger import PlaybackLedger
+from app.limits import TokenBucket
 from app.link import AgentLink, LinkPolicy, LinkStats, SessionSwitched
 from app.ports import AgentConnector, MediaSocket, SocketClosed
 
@@ -48,6 +50,18 @@ class Outcome(StrEnum):
     COMPLETED = "completed"  # the caller hung up or Twilio stopped the stream
     AGENT_FAILED = "agent_failed"  # the live session failed; the caller hears an apology
     NO_START = "no_start"  # the socket never sent a valid `start`
+    REFUSED = "refused"  # bad stream token, or no capacity: no session was opened
+    PROTOCOL_VIOLATION = "protocol_violation"  # a flood of messages or of malformed ones
+
+
+# WebSocket close codes the server uses, by outcome (Twilio then runs <Connect action>).
+CLOSE_CODES = {
+    Outcome.COMPLETED: 1000,
+    Outcome.AGENT_FAILED: 1000,
+    Outcome.NO_START: 1008,
+    Outcome.REFUSED: 1008,
+    Outcome.PROTOCOL_VIOLATION: 1008,
+}
 
 
 @dataclass
@@ -84,12 +98,18 @@ class BridgeOptions:
     goodbye_instruction: str = "Say a short goodbye."
     idle_instruction: str = "Ask if the caller is still there."
     goodbye_grace_s: float = 15.0  # longest wait for the goodbye to be heard
+    # Checked on `start`, before any session opens: a reason to refuse, or None.
+    admit: Callable[[wire.Start], str | None] | None = None
+    max_malformed: int = 100
+    max_messages_per_s: float = 250.0
+    log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
 
 
 class _CallOver(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, outcome: Outcome = Outcome.COMPLETED) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.outcome = outcome
 
 
 class _CallLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -132,6 +152,8 @@ class CallBridge:
         self._ending_deadline = 0.0
         self._goodbye_after_turn = 0
         self._last_completed_turn = 0
+        burst = 2 * options.max_messages_per_s
+        self._budget = TokenBucket(rate=options.max_messages_per_s, burst=burst)
 
     @property
     def call_sid(self) -> str:
@@ -153,11 +175,15 @@ class CallBridge:
             self.log.info(
                 "stream started (caller %s)", self.start.custom_parameters.get("from", "unknown")
             )
-            reason = await self._converse()
+            refusal = self._options.admit(self.start) if self._options.admit else None
+            if refusal is not None:
+                raise _CallOver(refusal, Outcome.REFUSED)
+            outcome, reason = await self._converse()
         except TimeoutError:
             outcome, reason = Outcome.NO_START, "no start message in time"
         except _CallOver as over:
-            outcome, reason = Outcome.NO_START, over.reason
+            outcome = over.outcome if over.outcome is not Outcome.COMPLETED else Outcome.NO_START
+            reason = over.reason
         except AgentSessionError as error:
             outcome, reason = Outcome.AGENT_FAILED, error.reason
         summary = CallSummary(
@@ -186,8 +212,8 @@ class CallBridge:
             self.link.stats.dropped_ms,
         )
         if outcome is not Outcome.COMPLETED or self._ending is not None:
-            # Closing the socket makes Twilio run the TwiML after <Connect> (the apology).
-            await self._socket.close(1000, outcome.value)
+            # Closing the socket makes Twilio request the <Connect action> (the apology).
+            await self._socket.close(CLOSE_CODES[outcome], outcome.value)
         return summary
 
     async def _next_event(self) -> wire.TwilioEvent:
@@ -197,16 +223,25 @@ class CallBridge:
                 frame = await self._socket.receive()
             except SocketClosed as closed:
                 raise _CallOver(f"media socket closed (code {closed.code})") from None
+            if not self._budget.allow(time.monotonic()):
+                raise _CallOver("message flood", Outcome.PROTOCOL_VIOLATION)
             try:
                 event = wire.parse(frame)
             except wire.ProtocolError as error:
-                self.stats.malformed_frames += 1
-                self.log.warning("ignored a malformed Twilio frame: %s", error.reason)
+                self._malformed(error.reason)
                 continue
             if event is None:
                 self.stats.ignored_frames += 1
                 continue
             return event
+
+    def _malformed(self, reason: str) -> None:
+        self.stats.malformed_frames += 1
+        count = self.stats.malformed_frames
+        if count <= self._options.log_malformed_first or count % 100 == 0:
+            self.log.warning("ignored malformed Twilio frame #%d: %s", count, reason)
+        if count > self._options.max_malformed:
+            raise _CallOver(f"{count} malformed messages", Outcome.PROTOCOL_VIOLATION)
 
     async def _wait_for_start(self) -> wire.Start:
         while True:
@@ -218,22 +253,24 @@ class CallBridge:
             if not isinstance(event, wire.Connected):
                 self.stats.ignored_frames += 1
 
-    async def _converse(self) -> str:
+    async def _converse(self) -> tuple[Outcome, str]:
         if self._options.greeting:
             await self.link.send_text(self._options.greeting)  # sent once connected
-        reason = "ended"
+        result = Outcome.COMPLETED, "ended"
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._caller_pump(), name=CALLER_PUMP)
                 group.create_task(self._agent_pump(), name=AGENT_PUMP)
                 group.create_task(self._watchdog(), name=WATCHDOG)
         except* _CallOver as over:
-            reason = str(over.exceptions[0])
+            first = over.exceptions[0]
+            assert isinstance(first, _CallOver)
+            result = first.outcome, first.reason
         except* SocketClosed:
-            reason = "media socket closed while sending"
+            result = Outcome.COMPLETED, "media socket closed while sending"
         except* AgentSessionError as failure:
             raise failure.exceptions[0] from None
-        return reason
+        return result
 
     # caller → agent
 
@@ -367,6 +404,11 @@ class CallBridge:
                     self._idle_prompted = True
                     self._last_speech = now
                     await self.link.send_text(options.idle_instruction)
+
+    async def end_politely(self, reason: str) -> None:
+        """Have the agent say goodbye, then end the call once it was heard (or times out)."""
+        if self._ending is None and self.start is not None:
+            await self._say_goodbye(reason)
 
     async def _say_goodbye(self, reason: str) -> None:
         self.log.info("ending the call (%s): asking the agent to say goodbye", reason)

@@ -33,6 +33,7 @@ DEFAULT_GOODBYE = (
     "The call is ending now. Say a short, polite goodbye to the caller and nothing else."
 )
 DEFAULT_IDLE_PROMPT = "The caller has been silent for a while. Briefly ask if they are still there."
+DEFAULT_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
 
 Sensitivity = Literal["HIGH", "LOW"]
@@ -87,7 +88,16 @@ class Settings(BaseSettings):
     # Twilio and the public side
     twilio_auth_token: SecretStr | None = None
     public_url: str | None = None
+    allow_unsigned_requests: bool = False
+    stream_token_ttl_seconds: float = Field(default=60.0, gt=0)
     apology_message: str = DEFAULT_APOLOGY
+    busy_message: str = DEFAULT_BUSY
+
+    # Limits
+    max_concurrent_calls: int = Field(default=100, ge=1)
+    shutdown_drain_seconds: float = Field(default=30.0, ge=0)
+    max_malformed_messages: int = Field(default=100, ge=0)
+    max_messages_per_second: float = Field(default=250.0, gt=0)
 
     # Serving
     host: str = "0.0.0.0"
@@ -115,6 +125,12 @@ class Settings(BaseSettings):
             problems.append(
                 "GEMINI_API_KEY is not set: create a key in Google AI Studio and set"
                 " GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or in .env."
+            )
+        if self.twilio_auth_token is None and not self.allow_unsigned_requests:
+            problems.append(
+                "TWILIO_AUTH_TOKEN is not set: set it to your Twilio account's auth token (and"
+                " PUBLIC_URL) so requests are checked, or, for local development only, set"
+                " ALLOW_UNSIGNED_REQUESTS=true."
             )
         if self.twilio_auth_token is not None and not self.public_url:
             problems.append(
@@ -155,6 +171,11 @@ class Settings(BaseSettings):
     def validates_signatures(self) -> bool:
         return self.twilio_auth_token is not None
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for log redaction."""
+        values = [self.gemini_api_key, self.twilio_auth_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
 
 def _describe(error: ValidationError) -> str:
     sentences = []
@@ -162,7 +183,12 @@ def _describe(error: ValidationError) -> str:
         loc = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if loc:
-            sentences.append(f"{loc.upper()}: {message} (got {item.get('input')!r}).")
+            shown = (
+                "hidden"
+                if any(w in loc for w in ("key", "token", "secret"))
+                else repr(item.get("input"))
+            )
+            sentences.append(f"{loc.upper()}: {message} (got {shown}).")
         else:
             sentences.append(message)
     return " ".join(sentences)

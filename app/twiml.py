@@ -23,15 +23,24 @@ def render(name: str, **values: str) -> str:
 
 
 def connect_stream(
-    *, stream_url: str, action_url: str, call_sid: str, caller: str, called: str
+    *,
+    stream_url: str,
+    action_url: str,
+    status_url: str,
+    call_sid: str,
+    caller: str,
+    called: str,
+    stream_token: str,
 ) -> str:
     return render(
         "connect",
         stream_url=stream_url,
         action_url=action_url,
+        status_url=status_url,
         call_sid=call_sid,
         caller=caller,
         called=called,
+        stream_token=stream_token,
     )
 
 
@@ -39,5 +48,6 @@ def hangup() -> str:
     return render("hangup")
 
 
-def apology(message: str) -> str:
-    return render("apology", message=message)
+def say_and_hang_up(message: str) -> str:
+    """A short spoken message, then hang up (the apology, the busy answer)."""
+    return render("say_hangup", message=message)

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import hmac
 import logging
-from collections import OrderedDict, deque
+import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,16 +20,25 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app import twiml
-from app.bridge import BridgeOptions, CallBridge, CallSummary, Outcome
+from app.bridge import BridgeOptions, CallBridge
 from app.link import LinkPolicy
 from app.ports import AgentConnector, SocketClosed
 from app.security import SignatureChecker, websocket_url
 from app.settings import Settings
+from app.stream_token import StreamTokens
+from app.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "/media-stream"
 CALL_ENDED_PATH = "/call-ended"
+STREAM_STATUS_PATH = "/stream-status"
+WS_MAX_SIZE = 64 * 1024  # Twilio frames are ~400 bytes; a larger one is closed with 1009
+UNSIGNED_WARNING = (
+    "ALLOW_UNSIGNED_REQUESTS is on and TWILIO_AUTH_TOKEN is not set: Twilio signatures are"
+    " NOT checked, so anyone who finds this server can start calls on your Gemini account."
+    " Use this for local development only."
+)
 POLICY_VIOLATION = 1008
 TWIML = "application/xml"
 
@@ -67,25 +78,6 @@ class StarletteMediaSocket:
             await self._ws.close(code, reason)
 
 
-@dataclass
-class CallBook:
-    """Calls in progress, and the recent outcomes the after-stream TwiML needs."""
-
-    active: dict[int, CallBridge] = field(default_factory=dict)
-    failed: OrderedDict[str, str] = field(default_factory=OrderedDict)
-    recent: deque[CallSummary] = field(default_factory=lambda: deque(maxlen=100))
-    completed: int = 0
-    limit: int = 10_000
-
-    def finished(self, summary: CallSummary) -> None:
-        self.completed += 1
-        self.recent.append(summary)
-        if summary.outcome is Outcome.AGENT_FAILED and summary.call_sid:
-            self.failed[summary.call_sid] = summary.reason
-            while len(self.failed) > self.limit:
-                self.failed.popitem(last=False)
-
-
 def bridge_options(settings: Settings) -> BridgeOptions:
     return BridgeOptions(
         greeting=settings.greeting,
@@ -98,7 +90,17 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         idle_timeout_s=settings.idle_timeout_seconds,
         goodbye_instruction=settings.goodbye_instruction,
         idle_instruction=settings.idle_instruction,
+        max_malformed=settings.max_malformed_messages,
+        max_messages_per_s=settings.max_messages_per_second,
     )
+
+
+def stream_token_secret(settings: Settings) -> bytes:
+    """Derived from the auth token, so every process of a deployment agrees; random without."""
+    if settings.twilio_auth_token is None:
+        return secrets.token_bytes(32)
+    key = settings.twilio_auth_token.get_secret_value().encode()
+    return hmac.new(key, b"stream-token-v1", hashlib.sha256).digest()
 
 
 def create_app(settings: Settings, connector: AgentConnector | None = None) -> Starlette:
@@ -107,8 +109,11 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         if settings.twilio_auth_token is not None
         else None
     )
-    book = CallBook()
-    options = bridge_options(settings)
+    board = Switchboard(
+        StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
+        settings.max_concurrent_calls,
+    )
+    options = dataclasses.replace(bridge_options(settings), admit=board.admit)
     state: dict[str, AgentConnector] = {}
 
     @contextlib.asynccontextmanager
@@ -120,11 +125,13 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         else:
             state["connector"] = connector
         if checker is None:
-            log.warning(
-                "TWILIO_AUTH_TOKEN is not set: Twilio signatures are NOT checked; anyone who"
-                " finds this server can start calls. Set TWILIO_AUTH_TOKEN and PUBLIC_URL."
-            )
-        log.info("ready: model %s", settings.gemini_model)
+            log.warning(UNSIGNED_WARNING)
+        log.info(
+            "ready: model %s, up to %d calls, signatures %s",
+            settings.gemini_model,
+            settings.max_concurrent_calls,
+            "checked" if checker else "NOT CHECKED",
+        )
         yield
 
     def public_base(request: Request | WebSocket) -> str:
@@ -152,25 +159,51 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             return PlainTextResponse("invalid signature", status_code=403)
         base = public_base(request)
         call_sid = form.get("CallSid", "")
+        if not board.has_room():
+            board.refused += 1
+            log.warning(
+                "call %s turned away: %s",
+                call_sid or "-",
+                "shutting down" if board.draining else f"{len(board.active)} calls in progress",
+            )
+            return Response(twiml.say_and_hang_up(settings.busy_message), media_type=TWIML)
         log.info("incoming call %s from %s", call_sid or "-", form.get("From", "unknown"))
         body = twiml.connect_stream(
             stream_url=websocket_url(base, STREAM_PATH),
             action_url=base + CALL_ENDED_PATH,
+            status_url=base + STREAM_STATUS_PATH,
             call_sid=call_sid,
             caller=form.get("From", ""),
             called=form.get("To", ""),
+            stream_token=board.issue_token(call_sid),
         )
         return Response(body, media_type=TWIML)
+
+    async def stream_status(request: Request) -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return PlainTextResponse("invalid signature", status_code=403)
+        event, error = form.get("StreamEvent", "-"), form.get("StreamError", "")
+        level = logging.WARNING if event == "stream-error" else logging.INFO
+        log.log(
+            level,
+            "[call %s stream %s] Twilio reports %s %s",
+            form.get("CallSid", "-"),
+            form.get("StreamSid", "-"),
+            event,
+            error,
+        )
+        return Response(status_code=204)
 
     async def call_ended(request: Request) -> Response:
         form = await signed_form(request)
         if form is None:
             return PlainTextResponse("invalid signature", status_code=403)
         call_sid = form.get("CallSid", "")
-        reason = book.failed.pop(call_sid, None)
+        reason = board.failed.pop(call_sid, None)
         if reason is not None:
             log.info("call %s: playing the apology after the stream failed", call_sid)
-            return Response(twiml.apology(settings.apology_message), media_type=TWIML)
+            return Response(twiml.say_and_hang_up(settings.apology_message), media_type=TWIML)
         return Response(twiml.hangup(), media_type=TWIML)
 
     async def media_stream(websocket: WebSocket) -> None:
@@ -182,31 +215,39 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             return
         await websocket.accept()
         bridge = CallBridge(StarletteMediaSocket(websocket), state["connector"], options)
-        book.active[id(bridge)] = bridge
+        board.started(bridge)
+        summary = None
         try:
-            book.finished(await bridge.run())
+            summary = await bridge.run()
         finally:
-            del book.active[id(bridge)]
+            if summary is None:
+                board.active.pop(id(bridge), None)
+            else:
+                board.finished(bridge, summary)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "active_calls": len(book.active),
-                "calls_handled": book.completed,
-                "model": settings.gemini_model,
-                "signature_validation": checker is not None,
-            }
-        )
+        body: dict[str, object] = {
+            "status": "draining" if board.draining else "ok",
+            "active_calls": len(board.active),
+            "max_concurrent_calls": settings.max_concurrent_calls,
+            "calls_handled": board.completed,
+            "calls_refused": board.refused,
+            "model": settings.gemini_model,
+            "signature_validation": checker is not None,
+        }
+        if checker is None:
+            body["warning"] = UNSIGNED_WARNING
+        return JSONResponse(body, status_code=503 if board.draining else 200)
 
     app = Starlette(
         routes=[
             Route("/incoming-call", incoming_call, methods=["POST"]),
             Route(CALL_ENDED_PATH, call_ended, methods=["POST"]),
+            Route(STREAM_STATUS_PATH, stream_status, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             WebSocketRoute(STREAM_PATH, media_stream),
         ],
         lifespan=lifespan,
     )
-    app.state.book = book
+    app.state.board = board
     return app

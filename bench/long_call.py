@@ -64,7 +64,7 @@ async def run(minutes: float, pace: float, go_aways: int, drops: int) -> int:
             async with serve_app(settings_for(standin)) as server:
                 began = time.monotonic()
                 twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
-                stream = await twilio.open_stream((await twilio.incoming_call(CALL)).url)
+                stream = await twilio.open_stream(await twilio.incoming_call(CALL))
                 await stream.replay(build_capture(ulaw, stop=False), realtime=pace)
                 expected = InboundConverter().convert(ulaw)
                 async with asyncio.timeout(120):
@@ -76,7 +76,7 @@ async def run(minutes: float, pace: float, go_aways: int, drops: int) -> int:
                 await stream.wait_closed()
                 elapsed = time.monotonic() - began
                 await asyncio.sleep(0.1)
-                summary = server.book.recent[-1]
+                summary = server.board.recent[-1]
             delivered = b"".join(bytes(c.audio) for c in standin.connections)
             handles = [c.resume_handle for c in standin.connections]
 

@@ -47,7 +47,7 @@ async def start_call(
     twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
     instruction = await twilio.incoming_call(CALL_SID)
     assert instruction.url == "wss://bot.example.com/media-stream"
-    stream = await twilio.open_stream(instruction.url, sign=sign)
+    stream = await twilio.open_stream(instruction, sign=sign)
     return twilio, stream
 
 
@@ -109,7 +109,7 @@ async def test_question_and_answer_audio_round_trip(
     assert f"[call {CALL_SID}" in text
     assert "caller said: 'What time does the store open tomorrow?'" in text
     assert "agent turn 1" in text and "nine in the morning" in text
-    assert not server.book.active
+    assert not server.board.active
     assert setup_has_transcription(conn)
 
 
@@ -251,7 +251,7 @@ async def test_stop_closes_the_gemini_session_and_leaves_no_task(standin: Gemini
         await stream.wait_closed()
         await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
         assert not call_tasks()
-        assert not server.book.active
+        assert not server.board.active
         ended = await TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN).post(
             "/call-ended", {"CallSid": CALL_SID}
         )
@@ -268,7 +268,7 @@ async def test_caller_hanging_up_abruptly_closes_the_session(standin: GeminiStan
         await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
         await asyncio.sleep(0.05)
         assert not call_tasks()
-        assert not server.book.active
+        assert not server.board.active
 
 
 @pytest.mark.parametrize("failure", ["every connection fails", "bad api key"])

@@ -94,7 +94,7 @@ async def place_call(
     async with serve_app(settings_for(standin, **settings)) as server:
         twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
         instruction = await twilio.incoming_call(CALL)
-        stream = await twilio.open_stream(instruction.url)
+        stream = await twilio.open_stream(instruction)
         await stream.replay(build_capture(ulaw, stop=False), realtime=pace)
         total = 4 * len(ulaw)
         await until(lambda: sum(len(c.audio) for c in standin.connections) >= total)
@@ -106,7 +106,7 @@ async def place_call(
         await stream.wait_closed()
         await until(lambda: all(c.closed for c in standin.connections), timeout=5)
         assert not call_tasks()
-        assert not server.book.active
+        assert not server.board.active
     return CallResult(stream, standin.connections, ulaw, time.monotonic() - began)
 
 
@@ -239,7 +239,7 @@ async def test_time_limit_ends_with_a_goodbye_the_caller_hears(
     settings = settings_for(standin, max_call_seconds=0.5, goodbye_instruction="Say goodbye now.")
     async with serve_app(settings) as server:
         twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
-        stream = await twilio.open_stream((await twilio.incoming_call(CALL)).url)
+        stream = await twilio.open_stream(await twilio.incoming_call(CALL))
         await stream.replay(build_capture(caller_ulaw(3.0), stop=False), realtime=1.0)
         await stream.wait_closed()
         # the server hung up only after the whole goodbye had been played
@@ -276,7 +276,7 @@ async def test_idle_caller_is_prompted_then_told_goodbye(
     silence = b"\xff" * 8000 * 6
     async with serve_app(settings) as server:
         twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
-        stream = await twilio.open_stream((await twilio.incoming_call(CALL)).url)
+        stream = await twilio.open_stream(await twilio.incoming_call(CALL))
         await stream.replay(build_capture(silence, stop=False), realtime=1.0)
         await stream.wait_closed()
         assert not call_tasks()

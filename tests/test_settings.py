@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load(**values: Any) -> Any:
     values.setdefault("gemini_api_key", "k")
+    values.setdefault("allow_unsigned_requests", True)
     return load_settings(_env_file=None, **values)
 
 
@@ -25,6 +26,7 @@ def load(**values: Any) -> Any:
     ("values", "message"),
     [
         ({"gemini_api_key": ""}, "GEMINI_API_KEY is not set"),
+        ({"allow_unsigned_requests": False}, "TWILIO_AUTH_TOKEN is not set"),
         ({"temperature": 3}, "TEMPERATURE"),
         ({"vad_start_sensitivity": "MEDIUM"}, "VAD_START_SENSITIVITY"),
         ({"twilio_auth_token": "t"}, "PUBLIC_URL is not set"),
@@ -88,7 +90,9 @@ def test_live_config_carries_the_settings(tmp_path: Path) -> None:
 
 
 def test_google_api_key_is_accepted_too() -> None:
-    settings = load_settings(_env_file=None, GOOGLE_API_KEY="from-google")
+    settings = load_settings(
+        _env_file=None, GOOGLE_API_KEY="from-google", allow_unsigned_requests=True
+    )
     assert settings.gemini_api_key is not None
     assert settings.gemini_api_key.get_secret_value() == "from-google"
 
@@ -115,7 +119,9 @@ def test_server_refuses_to_start_without_a_key(tmp_path: Path) -> None:
 
 
 def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / ".env").write_text("GEMINI_API_KEY=from-dotenv\nGEMINI_VOICE=Puck\n")
+    (tmp_path / ".env").write_text(
+        "GEMINI_API_KEY=from-dotenv\nGEMINI_VOICE=Puck\nALLOW_UNSIGNED_REQUESTS=true\n"
+    )
     monkeypatch.chdir(tmp_path)
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GEMINI_VOICE"):
         monkeypatch.delenv(name, raising=False)
@@ -132,7 +138,9 @@ def test_env_example_is_complete_and_loads(tmp_path: Path, monkeypatch: pytest.M
     }
     fields = {name.upper() for name in Settings.model_fields}
     assert fields <= names, f"missing from .env.example: {fields - names}"
-    (tmp_path / ".env").write_text(example.replace("GEMINI_API_KEY=\n", "GEMINI_API_KEY=k\n"))
+    filled = example.replace("GEMINI_API_KEY=\n", "GEMINI_API_KEY=k\n")
+    filled = filled.replace("ALLOW_UNSIGNED_REQUESTS=false", "ALLOW_UNSIGNED_REQUESTS=true")
+    (tmp_path / ".env").write_text(filled)
     monkeypatch.chdir(tmp_path)
     for name in names:
         monkeypatch.delenv(name, raising=False)

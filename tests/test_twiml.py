@@ -17,6 +17,8 @@ def test_connect_stream_escapes_every_value() -> None:
         call_sid=NASTY,
         caller=NASTY + "+1555",
         called="+1555<0100>",
+        status_url="https://bot.example.com/stream-status",
+        stream_token="123.abc.def",
     )
     instruction = parse_connect_twiml(body)
     assert instruction.url == "wss://bot.example.com/media-stream"
@@ -24,6 +26,7 @@ def test_connect_stream_escapes_every_value() -> None:
         "callSid": NASTY,
         "from": NASTY + "+1555",
         "to": "+1555<0100>",
+        "streamToken": "123.abc.def",
     }
     assert instruction.action == "https://bot.example.com/call-ended"
     root = ET.fromstring(body)
@@ -31,7 +34,7 @@ def test_connect_stream_escapes_every_value() -> None:
 
 
 def test_apology_says_the_message_then_hangs_up() -> None:
-    root = ET.fromstring(twiml.apology("Sorry <b>& goodbye"))
+    root = ET.fromstring(twiml.say_and_hang_up("Sorry <b>& goodbye"))
     assert [el.tag for el in root] == ["Say", "Hangup"]
     assert root[0].text == "Sorry <b>& goodbye"
 

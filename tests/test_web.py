@@ -68,11 +68,14 @@ def test_signature_checker_with_query_strings_and_ports() -> None:
 async def test_unsigned_mode_warns_loudly_and_reports_it(
     standin: GeminiStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = settings_for(standin, twilio_auth_token=None, public_url=None)
+    settings = settings_for(
+        standin, twilio_auth_token=None, public_url=None, allow_unsigned_requests=True
+    )
     async with serve_app(settings) as server, httpx.AsyncClient() as http:
         health = (await http.get(server.base + "/healthz")).json()
         response = await http.post(server.base + "/incoming-call", data={"CallSid": "CA1"})
     assert health["signature_validation"] is False
+    assert "NOT checked" in health["warning"]
     assert "signatures are NOT checked" in caplog.text
     stream = ET.fromstring(response.text).find("Connect/Stream")
     assert stream is not None and stream.attrib["url"].startswith("ws://127.0.0.1:")
@@ -89,7 +92,13 @@ def _free_port() -> int:
 async def test_entry_points_serve_the_app(tmp_path: Path, command: str) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TWILIO_"))}
-    env.update(PYTHONPATH=str(ROOT), GEMINI_API_KEY="k", PORT=str(port), HOST="127.0.0.1")
+    env.update(
+        PYTHONPATH=str(ROOT),
+        GEMINI_API_KEY="k",
+        PORT=str(port),
+        HOST="127.0.0.1",
+        ALLOW_UNSIGNED_REQUESTS="true",
+    )
     argv = (
         [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
         if command == "uvicorn"

@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from app.settings import Settings
-from app.web import create_app
+from app.web import WS_MAX_SIZE, create_app
 from tests.support.gemini_standin import GeminiStandIn
 
 PUBLIC_URL = "https://bot.example.com"
@@ -40,8 +40,8 @@ class RunningServer:
     base: str
 
     @property
-    def book(self) -> Any:
-        return self.app.state.book
+    def board(self) -> Any:
+        return self.app.state.board
 
 
 @asynccontextmanager
@@ -50,7 +50,7 @@ async def serve_app(settings: Settings) -> AsyncIterator[RunningServer]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, lifespan="on", ws_max_size=256 * 1024)
+    config = uvicorn.Config(app, log_config=None, lifespan="on", ws_max_size=WS_MAX_SIZE)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:

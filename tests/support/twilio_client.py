@@ -79,12 +79,18 @@ class TwilioClient:
         assert response.headers["content-type"].startswith("application/xml")
         return parse_connect_twiml(response.text)
 
-    async def open_stream(self, public_stream_url: str, *, sign: bool = True) -> MediaStream:
+    async def open_stream(
+        self, target: StreamInstruction | str, *, sign: bool = True
+    ) -> MediaStream:
+        """Connect as Twilio does for a <Stream>; with the TwiML's instruction, the
+        stream's `start` carries its <Parameter>s, as Twilio's does."""
+        public_stream_url = target if isinstance(target, str) else target.url
         path = urlsplit(public_stream_url).path
         local = "ws://" + self.local_base.removeprefix("http://") + path
         headers = self._sign(public_stream_url, {}) if sign else {}
         ws = await connect(local, additional_headers=headers)
-        return MediaStream(ws)
+        parameters = None if isinstance(target, str) else dict(target.parameters)
+        return MediaStream(ws, parameters=parameters)
 
 
 @dataclass
@@ -92,6 +98,7 @@ class MediaStream:
     """One media stream, seen from Twilio's side."""
 
     ws: ClientConnection
+    parameters: dict[str, str] | None = None  # from the TwiML: replace the capture's
     stream_sid: str = "MZ" + "a7" * 16
     received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     media_received: bytearray = field(default_factory=bytearray)
@@ -133,6 +140,13 @@ class MediaStream:
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
             if frame.get("event") == "start":
                 self.stream_sid = frame["streamSid"]
+                if self.parameters is not None:
+                    frame = {
+                        **frame,
+                        "start": {**frame["start"], "customParameters": self.parameters},
+                    }
+                    if "callSid" in self.parameters:
+                        frame["start"]["callSid"] = self.parameters["callSid"]
             try:
                 await self.ws.send(json.dumps(frame))
             except websockets.ConnectionClosed:

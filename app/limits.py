@@ -1,0 +1,25 @@
+"""A token bucket for message floods. Pure: the clock is passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TokenBucket:
+    """Allows ``rate`` events per second on average, in bursts of up to ``burst``."""
+
+    rate: float
+    burst: float
+    _tokens: float = -1.0
+    _last: float = 0.0
+
+    def allow(self, now: float) -> bool:
+        if self._tokens < 0:
+            self._tokens, self._last = self.burst, now
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
