@@ -28,6 +28,7 @@ class Switchboard:
     refused: int = 0
     draining: bool = False
     failed_limit: int = 10_000
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     def has_room(self) -> bool:
         """May the webhook accept another call? (Counts calls about to connect too.)"""
@@ -52,9 +53,15 @@ class Switchboard:
 
     def started(self, bridge: CallBridge) -> None:
         self.active[id(bridge)] = bridge
+        self._idle.clear()
+
+    def gone(self, bridge: CallBridge) -> None:
+        self.active.pop(id(bridge), None)
+        if not self.active:
+            self._idle.set()
 
     def finished(self, bridge: CallBridge, summary: CallSummary) -> None:
-        self.active.pop(id(bridge), None)
+        self.gone(bridge)
         self.completed += 1
         self.recent.append(summary)
         if summary.outcome is Outcome.AGENT_FAILED and summary.call_sid:
@@ -71,9 +78,10 @@ class Switchboard:
         )
         for bridge in calls:
             await bridge.end_politely("server shutting down")
+        if not self.active:
+            return
         try:
             async with asyncio.timeout(timeout_s):
-                while self.active:
-                    await asyncio.sleep(0.05)
+                await self._idle.wait()
         except TimeoutError:
             log.warning("drain timeout: %d call(s) still in progress are cut", len(self.active))

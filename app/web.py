@@ -221,7 +221,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             summary = await bridge.run()
         finally:
             if summary is None:
-                board.active.pop(id(bridge), None)
+                board.gone(bridge)
             else:
                 board.finished(bridge, summary)
 
