@@ -211,9 +211,9 @@ class CallBridge:
             self.link.stats.reconnects,
             self.link.stats.dropped_ms,
         )
-        if outcome is not Outcome.COMPLETED or self._ending is not None:
-            # Closing the socket makes Twilio request the <Connect action> (the apology).
-            await self._socket.close(CLOSE_CODES[outcome], outcome.value)
+        # Always close with a code (a no-op if the peer is gone); closing is also what
+        # makes Twilio request the <Connect action>, which plays the apology if needed.
+        await self._socket.close(CLOSE_CODES[outcome], outcome.value)
         return summary
 
     async def _next_event(self) -> wire.TwilioEvent:
@@ -278,7 +278,8 @@ class CallBridge:
         while True:
             event = await self._next_event()
             if isinstance(event, wire.Media):
-                if event.stream_sid != self.stream_sid or event.track not in INBOUND_TRACKS:
+                wrong = event.stream_sid != self.stream_sid or event.track not in INBOUND_TRACKS
+                if wrong or not event.payload:
                     self.stats.ignored_frames += 1
                     continue
                 self.stats.frames_in += 1

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from app import twilio_wire as wire
 from tests.conftest import FIXTURES
+from tests.hostile import json_values
 from tests.support.twilio_client import load_capture
 
 SID = "MZ" + "1" * 32
@@ -81,13 +82,6 @@ def test_outgoing_messages_have_exactly_twilios_shape() -> None:
     assert json.loads(wire.clear_message(SID)) == {"event": "clear", "streamSid": SID}
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 event_names = st.sampled_from(["media", "start", "mark", "dtmf", "stop", "connected", "x"])
 
 
