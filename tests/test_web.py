@@ -121,3 +121,25 @@ async def test_entry_points_serve_the_app(tmp_path: Path, command: str) -> None:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+async def test_webhook_with_a_query_string_is_signed_over_it(standin: GeminiStandIn) -> None:
+    async with serve_app(settings_for(standin)) as server:
+        twilio = TwilioClient(server.base, "https://bot.example.com", AUTH_TOKEN)
+        form = {"CallSid": "CA" + "8" * 32, "From": "+15550100001"}
+        ok = await twilio.post("/incoming-call?tenant=a%20b&line=2", form)
+        assert ok.status_code == 200
+        # The same signature presented for another query string is refused.
+        signature = twilio.validator.compute_signature(  # type: ignore[union-attr]
+            "https://bot.example.com/incoming-call?tenant=a%20b&line=2", form
+        )
+        moved = await twilio.post("/incoming-call?tenant=other", form, signature=signature)
+        assert moved.status_code == 403
+        status = {
+            "CallSid": "CA1",
+            "StreamSid": "MZ1",
+            "StreamEvent": "stream-error",
+            "StreamError": "31951",
+        }
+        assert (await twilio.post("/stream-status", status)).status_code == 204
+        assert (await twilio.post("/stream-status", status, sign=False)).status_code == 403
