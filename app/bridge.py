@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,8 @@ from app.events import (
     GoAway,
     Interrupted,
     ResumptionHandle,
+    ToolCall,
+    ToolCallCancelled,
     Transcript,
     TurnComplete,
     Usage,
@@ -33,7 +35,10 @@ from app.events import (
 from app.ledger import PlaybackLedger
 from app.limits import TokenBucket
 from app.link import AgentLink, LinkPolicy, LinkStats, SessionSwitched
-from app.ports import AgentConnector, MediaSocket, SocketClosed
+from app.ports import AgentConnector, CallControl, CallControlError, MediaSocket, SocketClosed
+from app.toolcalls import Builtin, ToolCalls
+from app.tools import END_CALL, TRANSFER_CALL, Tool
+from app.twiml import transfer_twiml
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,13 @@ class BridgeOptions:
     admit: Callable[[wire.Start], str | None] | None = None
     max_malformed: int = 100
     max_messages_per_s: float = 250.0
+    tools: tuple[Tool, ...] = ()  # what the session declares, built-ins included
+    tool_timeout_s: float = 10.0
+    transfer_targets: Mapping[str, str] = field(default_factory=dict)
+    forward_dtmf: bool = True
+    outbound_greeting: str = ""
+    # Told about a transfer before the stream closes, so the <Connect action> can dial.
+    on_transfer: Callable[[str, str], None] | None = None
     log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
 
 
@@ -127,7 +139,11 @@ class CallBridge:
     """Runs one call from the first frame to the last."""
 
     def __init__(
-        self, socket: MediaSocket, connector: AgentConnector, options: BridgeOptions
+        self,
+        socket: MediaSocket,
+        connector: AgentConnector,
+        options: BridgeOptions,
+        control: CallControl | None = None,
     ) -> None:
         self._socket = socket
         self._connector = connector
@@ -150,8 +166,20 @@ class CallBridge:
         self._idle_prompted = False
         self._ending: str | None = None
         self._ending_deadline = 0.0
-        self._goodbye_after_turn = 0
-        self._last_completed_turn = 0
+        self._turns_done = 0  # TurnComplete events seen
+        self._turns_done_at_ending = 0
+        self._transfer_to: tuple[str, str] | None = None  # (target name, number)
+        self._control = control
+        builtins: dict[str, Builtin] = {END_CALL: self._end_call_tool}
+        if options.transfer_targets:
+            builtins[TRANSFER_CALL] = self._transfer_tool
+        self.tools = ToolCalls(
+            {t.name: t for t in options.tools},
+            {name: fn for name, fn in builtins.items() if name in {t.name for t in options.tools}},
+            self.link.send_tool_response,
+            options.tool_timeout_s,
+            self.log,
+        )
         burst = 2 * options.max_messages_per_s
         self._budget = TokenBucket(rate=options.max_messages_per_s, burst=burst)
 
@@ -254,8 +282,11 @@ class CallBridge:
                 self.stats.ignored_frames += 1
 
     async def _converse(self) -> tuple[Outcome, str]:
-        if self._options.greeting:
-            await self.link.send_text(self._options.greeting)  # sent once connected
+        assert self.start is not None
+        outbound = self.start.custom_parameters.get("direction") == "outbound"
+        greeting = self._options.outbound_greeting if outbound else self._options.greeting
+        if greeting:
+            await self.link.send_text(greeting)  # sent once connected
         result = Outcome.COMPLETED, "ended"
         try:
             async with asyncio.TaskGroup() as group:
@@ -270,6 +301,8 @@ class CallBridge:
             result = Outcome.COMPLETED, "media socket closed while sending"
         except* AgentSessionError as failure:
             raise failure.exceptions[0] from None
+        finally:
+            await self.tools.aclose()
         return result
 
     # caller → agent
@@ -294,7 +327,7 @@ class CallBridge:
             elif isinstance(event, wire.Stop):
                 raise _CallOver("caller hung up")
             elif isinstance(event, wire.Dtmf):
-                self.log.info("caller pressed %s", event.digit)
+                await self._on_dtmf(event.digit)
             else:
                 self.stats.ignored_frames += 1
 
@@ -321,12 +354,17 @@ class CallBridge:
                 # so the next reply starts clean and the ledger stays per turn.
                 self.log.info("agent turn %d cut short by the session loss", self._turn)
                 await self._end_turn()
+                self._turns_done -= 1  # not a turn the model completed
             self.log.info(
                 "on a new session (%s) after %.0f ms; resumed with %s",
                 event.reason,
                 event.gap_ms,
                 "the latest handle" if event.handle else "no handle (fresh context)",
             )
+        elif isinstance(event, ToolCall):
+            self.tools.start(event)
+        elif isinstance(event, ToolCallCancelled):
+            self.tools.cancel(event.call_ids)
         elif isinstance(event, (ResumptionHandle, GoAway)):
             pass  # the link acts on these
         elif isinstance(event, Usage):
@@ -368,10 +406,10 @@ class CallBridge:
             self._record_agent_turn(text, interrupted=True)
 
     async def _end_turn(self) -> None:
+        self._turns_done += 1
         if self._speaking:
             await self._send_ulaw(self._outbound.flush())
             self._speaking = False
-            self._last_completed_turn = self._turn
         self._log_caller_text()
         text = "".join(self._agent_text).strip()
         if text:
@@ -389,7 +427,7 @@ class CallBridge:
             now = time.monotonic()
             if self._ending is not None:
                 if self._goodbye_heard() or now >= self._ending_deadline:
-                    raise _CallOver(self._ending)
+                    await self._leave()
             elif options.max_call_s and now - self._began >= options.max_call_s:
                 await self._say_goodbye("call time limit reached")
             elif options.idle_timeout_s and self._agent_audible():
@@ -413,10 +451,62 @@ class CallBridge:
 
     async def _say_goodbye(self, reason: str) -> None:
         self.log.info("ending the call (%s): asking the agent to say goodbye", reason)
+        self._begin_ending(reason)
+        await self.link.send_text(self._options.goodbye_instruction)
+
+    def _begin_ending(self, reason: str) -> None:
         self._ending = reason
         self._ending_deadline = time.monotonic() + self._options.goodbye_grace_s
-        self._goodbye_after_turn = self._turn
-        await self.link.send_text(self._options.goodbye_instruction)
+        self._turns_done_at_ending = self._turns_done
+
+    async def _leave(self) -> None:
+        """The last words were heard: transfer, or hang up (close the stream)."""
+        assert self._ending is not None
+        if self._transfer_to is not None:
+            name, number = self._transfer_to
+            if self._options.on_transfer is not None:
+                self._options.on_transfer(self.call_sid, number)
+            if self._control is not None:
+                try:
+                    await self._control.redirect(self.call_sid, transfer_twiml(number))
+                    self.log.info("transferred to %s (%s) through Twilio's REST API", name, number)
+                except CallControlError as error:
+                    self.log.error("%s; dialling %s when the stream closes instead", error, name)
+        raise _CallOver(self._ending)
+
+    # built-in tools
+
+    async def _end_call_tool(self, args: dict[str, Any]) -> dict[str, Any]:
+        reason = str(args.get("reason") or "the agent ended the call")
+        if self._ending is None:
+            self._begin_ending(f"end_call: {reason}")
+        return {
+            "result": "The call ends once your goodbye has been heard."
+            " Say a short goodbye now if you have not yet."
+        }
+
+    async def _transfer_tool(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("target", ""))
+        number = self._options.transfer_targets.get(name)
+        if number is None:
+            known = ", ".join(self._options.transfer_targets)
+            return {"error": {"type": "unknown_target", "message": f"choose one of: {known}"}}
+        self._transfer_to = (name, number)
+        if self._ending is None:
+            self._begin_ending(f"transfer to {name}")
+        self.log.info("transfer to %s requested; connecting after the notice is heard", name)
+        return {
+            "result": f"Tell the caller in one short sentence that you are connecting them"
+            f" to {name} now."
+        }
+
+    async def _on_dtmf(self, digit: str) -> None:
+        if len(digit) != 1 or digit not in "0123456789*#ABCD":
+            self.stats.ignored_frames += 1
+            return
+        self.log.info("caller pressed %s", digit)
+        if self._options.forward_dtmf:
+            await self.link.send_text(f"The caller pressed {digit} on their phone's keypad.")
 
     def _agent_audible(self) -> bool:
         """The agent is replying, or audio it sent is still playing to the caller."""
@@ -424,12 +514,10 @@ class CallBridge:
         return self._speaking or (playback is not None and playback.heard_ms < playback.sent_ms)
 
     def _goodbye_heard(self) -> bool:
-        """A reply after the goodbye request is complete and every ms of it was played."""
-        turn = self._last_completed_turn
-        if turn <= self._goodbye_after_turn:
+        """The model completed a turn since the ending began, and the caller heard it all."""
+        if self._turns_done <= self._turns_done_at_ending or self._speaking:
             return False
-        playback = self.ledger.turn(turn)
-        return playback.heard_ms >= playback.sent_ms
+        return not self._agent_audible()
 
     def _log_caller_text(self) -> None:
         text = "".join(self._caller_text).strip()

@@ -7,7 +7,7 @@ SDK objects and tests can script a session without the SDK.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,22 @@ class Usage:
     total_tokens: int
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asks for a function call; answer with the same ``call_id``."""
+
+    call_id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCallCancelled:
+    """The model no longer wants these calls (the caller interrupted, for example)."""
+
+    call_ids: tuple[str, ...]
+
+
 AgentEvent = (
     AgentAudio
     | Interrupted
@@ -67,6 +83,8 @@ AgentEvent = (
     | GoAway
     | ResumptionHandle
     | Usage
+    | ToolCall
+    | ToolCallCancelled
 )
 
 

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import websockets
 from google import genai
@@ -26,11 +27,14 @@ from app.events import (
     GoAway,
     Interrupted,
     ResumptionHandle,
+    ToolCall,
+    ToolCallCancelled,
     Transcript,
     TurnComplete,
     Usage,
 )
 from app.settings import Settings
+from app.tools import Tool
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,24 @@ def _sensitivity(kind: str, value: str | None) -> str | None:
     return f"{kind}_SENSITIVITY_{value}" if value else None
 
 
-def live_config(settings: Settings, *, resume_handle: str | None = None) -> types.LiveConnectConfig:
+def function_declarations(tools: Sequence[Tool]) -> list[types.Tool] | None:
+    if not tools:
+        return None
+    declarations = [
+        types.FunctionDeclaration(
+            name=t.name,
+            description=t.description,
+            parameters_json_schema=t.parameters,
+            behavior=types.Behavior.NON_BLOCKING if t.non_blocking else None,
+        )
+        for t in tools
+    ]
+    return [types.Tool(function_declarations=declarations)]
+
+
+def live_config(
+    settings: Settings, *, resume_handle: str | None = None, tools: Sequence[Tool] = ()
+) -> types.LiveConnectConfig:
     """The session configuration for one call."""
     speech = None
     if settings.gemini_voice or settings.gemini_language:
@@ -83,6 +104,7 @@ def live_config(settings: Settings, *, resume_handle: str | None = None) -> type
         if settings.thinking_budget is not None
         else None,
         session_resumption=types.SessionResumptionConfig(handle=resume_handle),
+        tools=function_declarations(tools),  # type: ignore[arg-type]
         context_window_compression=types.ContextWindowCompressionConfig(
             sliding_window=types.SlidingWindow()
         ),
@@ -126,6 +148,11 @@ def translate(message: types.LiveServerMessage) -> Iterator[AgentEvent]:
     if message.session_resumption_update and message.session_resumption_update.new_handle:
         update = message.session_resumption_update
         yield ResumptionHandle(update.new_handle or "", bool(update.resumable))
+    if message.tool_call and message.tool_call.function_calls:
+        for call in message.tool_call.function_calls:
+            yield ToolCall(call.id or "", call.name or "", dict(call.args or {}))
+    if message.tool_call_cancellation and message.tool_call_cancellation.ids:
+        yield ToolCallCancelled(tuple(message.tool_call_cancellation.ids))
     if message.go_away is not None:
         yield GoAway(_parse_seconds(message.go_away.time_left))
     if message.usage_metadata and message.usage_metadata.total_token_count:
@@ -185,6 +212,20 @@ class GeminiSession:
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
 
+    async def send_tool_response(
+        self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
+    ) -> None:
+        answer = types.FunctionResponse(
+            id=call_id,
+            name=name,
+            response=response,
+            scheduling=types.FunctionResponseScheduling(scheduling) if scheduling else None,
+        )
+        try:
+            await self._session.send_tool_response(function_responses=[answer])
+        except _SDK_FAILURES as error:
+            raise _session_error(error) from error
+
     async def events(self) -> AsyncGenerator[AgentEvent, None]:
         """Every event of the session; ends only by raising :class:`AgentSessionError`."""
         try:
@@ -199,8 +240,9 @@ class GeminiSession:
 class GeminiConnector:
     """Opens live sessions; one per process, shared by all calls."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tools: Sequence[Tool] = ()) -> None:
         self._settings = settings
+        self._tools = tuple(tools)
         ctx = _ssl_context(settings)
         api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
         self._client = genai.Client(
@@ -215,7 +257,7 @@ class GeminiConnector:
     @contextlib.asynccontextmanager
     async def connect(self, resume_handle: str | None = None) -> AsyncIterator[GeminiSession]:
         """Open a session (bounded by the connect timeout); close it on exit."""
-        config = live_config(self._settings, resume_handle=resume_handle)
+        config = live_config(self._settings, resume_handle=resume_handle, tools=self._tools)
         manager = self._client.aio.live.connect(model=self._settings.gemini_model, config=config)
         try:
             async with asyncio.timeout(self._settings.gemini_connect_timeout_s):

@@ -39,6 +39,8 @@ from app.events import (
     GoAway,
     Interrupted,
     ResumptionHandle,
+    ToolCall,
+    ToolCallCancelled,
     TurnComplete,
 )
 from app.ports import AgentConnector, AgentSession
@@ -105,6 +107,9 @@ class AgentLink:
         self._pending_ms = 0.0
         self._generating = False
         self._switch_deadline: float | None = None
+        self._tools_pending: set[str] = set()  # a tool call in flight is not a clean point
+        self._tool_sessions: dict[str, int] = {}  # call id -> number of the session that asked
+        self._session_no = 0
         self.handle: str | None = None
         self.stats = LinkStats()
 
@@ -132,6 +137,22 @@ class AgentLink:
             except AgentSessionError:
                 self._direct = False
         self._pending.append(text)
+
+    async def send_tool_response(
+        self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
+    ) -> bool:
+        """Answer a tool call on the session that asked; False if that session is gone."""
+        self._tools_pending.discard(call_id)
+        session = self._session
+        if session is None or self._tool_sessions.pop(call_id, None) != self._session_no:
+            self._log.warning("tool result for %s dropped: its session has ended", name)
+            return False
+        try:
+            await session.send_tool_response(call_id, name, response, scheduling)
+            return True
+        except AgentSessionError as error:
+            self._log.warning("tool result for %s not delivered: %s", name, error.reason)
+            return False
 
     def _hold(self, pcm16k: bytes) -> None:
         self._pending.append(pcm16k)
@@ -212,6 +233,11 @@ class AgentLink:
             self._generating = True
         elif isinstance(event, (TurnComplete, Interrupted, GenerationComplete)):
             self._generating = False
+        elif isinstance(event, ToolCall):
+            self._tools_pending.add(event.call_id)
+            self._tool_sessions[event.call_id] = self._session_no
+        elif isinstance(event, ToolCallCancelled):
+            self._tools_pending.difference_update(event.call_ids)
         elif isinstance(event, GoAway):
             left = event.time_left_s
             wait = self._policy.clean_point_wait_s
@@ -225,7 +251,8 @@ class AgentLink:
     def _switch_due(self) -> bool:
         if self._switch_deadline is None:
             return False
-        return not self._generating or time.monotonic() >= self._switch_deadline
+        clean = not self._generating and not self._tools_pending
+        return clean or time.monotonic() >= self._switch_deadline
 
     async def _make_before_break(
         self, old_stack: AsyncExitStack
@@ -243,7 +270,7 @@ class AgentLink:
             if old is not None:
                 await self._flush(old)
             return None
-        self._session = new_session
+        self._became_current(new_session)
         self._switch_deadline = None
         try:
             await self._flush(new_session)
@@ -269,6 +296,11 @@ class AgentLink:
         self.stats.sessions += 1
         return stack, session
 
+    def _became_current(self, session: AgentSession) -> None:
+        self._session = session
+        self._session_no += 1
+        self._tools_pending.clear()  # calls the old session made cannot be answered now
+
     async def _connect_with_retry(self, why: str, since: float) -> AsyncExitStack:
         """Open a session and flush held audio, retrying with backoff; or raise."""
         attempt = 0
@@ -276,7 +308,7 @@ class AgentLink:
             attempt += 1
             try:
                 stack, session = await self._open()
-                self._session = session
+                self._became_current(session)
                 try:
                     await self._flush(session)
                 except AgentSessionError:

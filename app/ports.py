@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.events import AgentEvent
 
@@ -39,6 +39,10 @@ class AgentSession(Protocol):
 
     async def send_text(self, text: str) -> None: ...
 
+    async def send_tool_response(
+        self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
+    ) -> None: ...
+
     def events(self) -> AsyncGenerator[AgentEvent, None]: ...
 
 
@@ -46,3 +50,15 @@ class AgentConnector(Protocol):
     def connect(
         self, resume_handle: str | None = None
     ) -> AbstractAsyncContextManager[AgentSession]: ...
+
+
+class CallControlError(Exception):
+    """Acting on the call failed; the message says what and why."""
+
+
+class CallControl(Protocol):
+    """Acting on the phone call itself (Twilio's REST API)."""
+
+    async def redirect(self, call_sid: str, twiml: str) -> None: ...
+
+    async def hangup(self, call_sid: str) -> None: ...

@@ -6,6 +6,7 @@ the server with :class:`ConfigError`, whose message names the variable and the f
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -33,10 +34,15 @@ DEFAULT_GOODBYE = (
     "The call is ending now. Say a short, polite goodbye to the caller and nothing else."
 )
 DEFAULT_IDLE_PROMPT = "The caller has been silent for a while. Briefly ask if they are still there."
+DEFAULT_OUTBOUND_GREETING = (
+    "You placed this call and the person has just answered. Greet them, say who you are and"
+    " why you are calling, in one or two short sentences."
+)
 DEFAULT_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
 
 Sensitivity = Literal["HIGH", "LOW"]
+E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class ConfigError(Exception):
@@ -78,6 +84,18 @@ class Settings(BaseSettings):
     reconnect_max_attempts: int = Field(default=6, ge=0)
     reconnect_max_seconds: float = Field(default=30.0, ge=0)
     caller_buffer_seconds: float = Field(default=10.0, gt=0)
+
+    # Tools and telephony features
+    tool_modules: str = ""
+    tool_timeout_seconds: float = Field(default=10.0, gt=0)
+    enable_end_call: bool = True
+    transfer_targets: str = ""
+    forward_dtmf: bool = True
+    outbound_greeting: str = DEFAULT_OUTBOUND_GREETING
+    twilio_account_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str | None = None
+    operator_token: SecretStr | None = None
 
     # Call limits
     max_call_seconds: float = Field(default=3600.0, ge=0)
@@ -153,9 +171,39 @@ class Settings(BaseSettings):
                 f"SSL_CERT_FILE={self.ssl_cert_file} is not a readable file: fix the path or"
                 " unset it."
             )
+        problems.extend(self._telephony_problems())
         if problems:
             raise ValueError(" ".join(problems))
         return self
+
+    def _telephony_problems(self) -> list[str]:
+        problems = []
+        if self.twilio_account_sid and not re.fullmatch(
+            r"AC[0-9a-fA-F]{32}", self.twilio_account_sid
+        ):
+            problems.append(
+                "TWILIO_ACCOUNT_SID must be your account SID (AC followed by 32 hex digits)."
+            )
+        for entry in filter(None, (e.strip() for e in self.transfer_targets.split(","))):
+            name, _, number = entry.partition("=")
+            if not re.fullmatch(r"[A-Za-z][\w-]*", name.strip()) or not E164.fullmatch(
+                number.strip()
+            ):
+                problems.append(
+                    f"TRANSFER_TARGETS entry {entry!r} must look like name=+15551234567."
+                )
+        if self.twilio_from_number and not E164.fullmatch(self.twilio_from_number):
+            problems.append("TWILIO_FROM_NUMBER must be in E.164 form, like +15551234567.")
+        return problems
+
+    @property
+    def tool_module_paths(self) -> list[str]:
+        return [m.strip() for m in self.tool_modules.split(",") if m.strip()]
+
+    @property
+    def transfer_map(self) -> dict[str, str]:
+        pairs = (e.partition("=") for e in self.transfer_targets.split(",") if "=" in e)
+        return {name.strip(): number.strip() for name, _, number in pairs}
 
     @property
     def instruction_text(self) -> str:
@@ -173,7 +221,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for log redaction."""
-        values = [self.gemini_api_key, self.twilio_auth_token]
+        values = [self.gemini_api_key, self.twilio_auth_token, self.operator_token]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 

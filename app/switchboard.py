@@ -23,6 +23,7 @@ class Switchboard:
     max_calls: int
     active: dict[int, CallBridge] = field(default_factory=dict)
     failed: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    transfers: dict[str, str] = field(default_factory=dict)  # CallSid -> number to dial
     recent: deque[CallSummary] = field(default_factory=lambda: deque(maxlen=100))
     completed: int = 0
     refused: int = 0
@@ -50,6 +51,10 @@ class Switchboard:
             self.refused += 1
             return "no capacity"
         return None
+
+    def transfer(self, call_sid: str, number: str) -> None:
+        """Remember a transfer, so the <Connect action> dials it when the stream closes."""
+        self.transfers[call_sid] = number
 
     def started(self, bridge: CallBridge) -> None:
         self.active[id(bridge)] = bridge

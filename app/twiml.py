@@ -31,6 +31,7 @@ def connect_stream(
     caller: str,
     called: str,
     stream_token: str,
+    direction: str = "inbound",
 ) -> str:
     return render(
         "connect",
@@ -41,6 +42,7 @@ def connect_stream(
         caller=caller,
         called=called,
         stream_token=stream_token,
+        direction=direction,
     )
 
 
@@ -51,3 +53,8 @@ def hangup() -> str:
 def say_and_hang_up(message: str) -> str:
     """A short spoken message, then hang up (the apology, the busy answer)."""
     return render("say_hangup", message=message)
+
+
+def transfer_twiml(number: str) -> str:
+    """Dial ``number``; when the person hangs up, the call ends."""
+    return render("dial", number=number)

@@ -22,11 +22,20 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app import twiml
 from app.bridge import BridgeOptions, CallBridge
 from app.link import LinkPolicy
+from app.outbound import (
+    CALL_STATUS_PATH,
+    OutboundNotConfigured,
+    place_call,
+    require_rest,
+    rest_client,
+)
 from app.ports import AgentConnector, SocketClosed
 from app.security import SignatureChecker, websocket_url
 from app.settings import Settings
 from app.stream_token import StreamTokens
 from app.switchboard import Switchboard
+from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
+from app.twilio_rest import TwilioRestError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,10 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         idle_instruction=settings.idle_instruction,
         max_malformed=settings.max_malformed_messages,
         max_messages_per_s=settings.max_messages_per_second,
+        tool_timeout_s=settings.tool_timeout_seconds,
+        transfer_targets=settings.transfer_map,
+        forward_dtmf=settings.forward_dtmf,
+        outbound_greeting=settings.outbound_greeting,
     )
 
 
@@ -101,6 +114,16 @@ def stream_token_secret(settings: Settings) -> bytes:
         return secrets.token_bytes(32)
     key = settings.twilio_auth_token.get_secret_value().encode()
     return hmac.new(key, b"stream-token-v1", hashlib.sha256).digest()
+
+
+def declared_tools(settings: Settings) -> tuple[Tool, ...]:
+    """The operator's tools (imported now, so a broken one stops startup) and built-ins."""
+    tools = load_tools(settings.tool_module_paths)
+    if settings.enable_end_call:
+        tools.append(end_call_tool())
+    if settings.transfer_map:
+        tools.append(transfer_call_tool(list(settings.transfer_map)))
+    return tuple(tools)
 
 
 def create_app(settings: Settings, connector: AgentConnector | None = None) -> Starlette:
@@ -113,7 +136,11 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
         settings.max_concurrent_calls,
     )
-    options = dataclasses.replace(bridge_options(settings), admit=board.admit)
+    tools = declared_tools(settings)
+    options = dataclasses.replace(
+        bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
+    )
+    rest = rest_client(settings)
     state: dict[str, AgentConnector] = {}
 
     @contextlib.asynccontextmanager
@@ -121,7 +148,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         if connector is None:
             from app.gemini import GeminiConnector
 
-            state["connector"] = GeminiConnector(settings)
+            state["connector"] = GeminiConnector(settings, tools)
         else:
             state["connector"] = connector
         if checker is None:
@@ -132,7 +159,11 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             settings.max_concurrent_calls,
             "checked" if checker else "NOT CHECKED",
         )
+        if tools:
+            log.info("tools: %s", ", ".join(t.name for t in tools))
         yield
+        if rest is not None:
+            await rest.aclose()
 
     def public_base(request: Request | WebSocket) -> str:
         if settings.public_base:
@@ -167,7 +198,14 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
                 "shutting down" if board.draining else f"{len(board.active)} calls in progress",
             )
             return Response(twiml.say_and_hang_up(settings.busy_message), media_type=TWIML)
-        log.info("incoming call %s from %s", call_sid or "-", form.get("From", "unknown"))
+        outbound = form.get("Direction", "").startswith("outbound")
+        log.info(
+            "%s call %s %s %s",
+            "outbound" if outbound else "incoming",
+            call_sid or "-",
+            "to" if outbound else "from",
+            form.get("To" if outbound else "From", "unknown"),
+        )
         body = twiml.connect_stream(
             stream_url=websocket_url(base, STREAM_PATH),
             action_url=base + CALL_ENDED_PATH,
@@ -176,6 +214,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             caller=form.get("From", ""),
             called=form.get("To", ""),
             stream_token=board.issue_token(call_sid),
+            direction="outbound" if outbound else "inbound",
         )
         return Response(body, media_type=TWIML)
 
@@ -200,6 +239,10 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         if form is None:
             return PlainTextResponse("invalid signature", status_code=403)
         call_sid = form.get("CallSid", "")
+        number = board.transfers.pop(call_sid, None)
+        if number is not None:
+            log.info("call %s: dialling the transfer target after the stream", call_sid)
+            return Response(twiml.transfer_twiml(number), media_type=TWIML)
         reason = board.failed.pop(call_sid, None)
         if reason is not None:
             log.info("call %s: playing the apology after the stream failed", call_sid)
@@ -214,7 +257,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
             return
         await websocket.accept()
-        bridge = CallBridge(StarletteMediaSocket(websocket), state["connector"], options)
+        bridge = CallBridge(StarletteMediaSocket(websocket), state["connector"], options, rest)
         board.started(bridge)
         summary = None
         try:
@@ -224,6 +267,49 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
                 board.gone(bridge)
             else:
                 board.finished(bridge, summary)
+
+    async def call_status(request: Request) -> Response:
+        form = await signed_form(request)
+        if form is None:
+            return PlainTextResponse("invalid signature", status_code=403)
+        log.info(
+            "[call %s] Twilio reports the call %s (%s s)",
+            form.get("CallSid", "-"),
+            form.get("CallStatus", "-"),
+            form.get("CallDuration", "-"),
+        )
+        return Response(status_code=204)
+
+    async def create_call(request: Request) -> Response:
+        if not operator_ok(request):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        try:
+            body = await request.json()
+            to = str(body["to"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'send JSON like {"to": "+15551234567"}'}, status_code=400)
+        try:
+            placed = await place_call(settings, require_rest(settings, placing_calls=True), to)
+        except OutboundNotConfigured as missing:
+            return JSONResponse({"error": f"outbound calls are off: {missing}"}, status_code=503)
+        except ValueError as bad:
+            return JSONResponse({"error": str(bad)}, status_code=400)
+        except TwilioRestError as error:
+            log.error("placing a call to %s failed: %s", to, error)
+            return JSONResponse({"error": str(error)}, status_code=502)
+        log.info("placed call %s to %s", placed.sid, placed.to)
+        return JSONResponse(
+            {"sid": placed.sid, "to": placed.to, "status": placed.status}, status_code=201
+        )
+
+    def operator_ok(request: Request) -> bool:
+        expected = settings.operator_token
+        supplied = request.headers.get("authorization", "")
+        if expected is None or not supplied.startswith("Bearer "):
+            return False
+        return hmac.compare_digest(
+            supplied.removeprefix("Bearer ").encode(), expected.get_secret_value().encode()
+        )
 
     async def healthz(request: Request) -> Response:
         body: dict[str, object] = {
@@ -244,6 +330,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             Route("/incoming-call", incoming_call, methods=["POST"]),
             Route(CALL_ENDED_PATH, call_ended, methods=["POST"]),
             Route(STREAM_STATUS_PATH, stream_status, methods=["POST"]),
+            Route(CALL_STATUS_PATH, call_status, methods=["POST"]),
+            Route("/calls", create_call, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             WebSocketRoute(STREAM_PATH, media_stream),
         ],

@@ -27,6 +27,7 @@ def test_connect_stream_escapes_every_value() -> None:
         "from": NASTY + "+1555",
         "to": "+1555<0100>",
         "streamToken": "123.abc.def",
+        "direction": "inbound",
     }
     assert instruction.action == "https://bot.example.com/call-ended"
     root = ET.fromstring(body)

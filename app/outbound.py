@@ -1,0 +1,59 @@
+"""Placing calls (the bot calls someone) and pointing numbers here: shared by the
+operator API (``POST /calls``) and the CLI (``python -m app call|configure-number``)."""
+
+from __future__ import annotations
+
+from app.settings import E164, Settings
+from app.twilio_rest import PlacedCall, TwilioRest
+
+INCOMING_PATH = "/incoming-call"
+CALL_STATUS_PATH = "/call-status"
+
+
+class OutboundNotConfigured(Exception):
+    """Settings needed for outbound calls are missing; the message names them."""
+
+
+def rest_client(settings: Settings) -> TwilioRest | None:
+    if not settings.twilio_account_sid or settings.twilio_auth_token is None:
+        return None
+    return TwilioRest(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        settings.twilio_api_base_url,
+    )
+
+
+def require_rest(settings: Settings, *, placing_calls: bool) -> TwilioRest:
+    missing = [
+        name
+        for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
+            ("PUBLIC_URL", settings.public_url),
+            ("TWILIO_FROM_NUMBER", settings.twilio_from_number if placing_calls else "-"),
+        )
+        if not value
+    ]
+    rest = rest_client(settings)
+    if missing or rest is None:
+        raise OutboundNotConfigured(f"set {', '.join(missing)} first")
+    return rest
+
+
+async def place_call(settings: Settings, rest: TwilioRest, to: str) -> PlacedCall:
+    """Call ``to``; when answered, Twilio fetches our webhook and the bot speaks first."""
+    if not E164.fullmatch(to):
+        raise ValueError(f"{to!r} is not a phone number in E.164 form, like +15551234567")
+    base = settings.public_base or ""
+    return await rest.create_call(
+        to=to,
+        from_=settings.twilio_from_number or "",
+        url=base + INCOMING_PATH,
+        status_callback=base + CALL_STATUS_PATH,
+    )
+
+
+async def configure_number(settings: Settings, rest: TwilioRest, number: str) -> str:
+    base = settings.public_base or ""
+    return await rest.configure_number(number, base + INCOMING_PATH, base + CALL_STATUS_PATH)

@@ -1,0 +1,111 @@
+"""One call's tool calls: run concurrently, bounded in time, cancellable.
+
+Every call gets exactly one answer unless the model cancels it: the tool's result as
+``{"result": …}``, or a structured ``{"error": {"type", "message"}}`` when the tool
+raised, timed out, or does not exist. A failing tool never ends the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from app.events import ToolCall
+from app.tools import Tool
+
+Respond = Callable[[str, str, dict[str, Any], str | None], Awaitable[object]]
+Builtin = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class ToolCalls:
+    def __init__(
+        self,
+        tools: Mapping[str, Tool],
+        builtins: Mapping[str, Builtin],
+        respond: Respond,
+        timeout_s: float,
+        log: logging.LoggerAdapter[Any] | logging.Logger,
+    ) -> None:
+        self._tools = tools
+        self._builtins = builtins
+        self._respond = respond
+        self._timeout_s = timeout_s
+        self._log = log
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self.completed = 0
+        self.failed = 0
+        self.cancelled = 0
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def start(self, call: ToolCall) -> None:
+        task = asyncio.create_task(self._run(call), name=f"tool {call.name}")
+        self._running[call.call_id] = task
+        task.add_done_callback(lambda _: self._running.pop(call.call_id, None))
+
+    def cancel(self, call_ids: tuple[str, ...]) -> None:
+        for call_id in call_ids:
+            task = self._running.pop(call_id, None)
+            if task is not None:
+                task.cancel()
+                self.cancelled += 1
+                self._log.info("tool call %s cancelled by the model", call_id)
+
+    async def aclose(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, call: ToolCall) -> None:
+        tool = self._tools.get(call.name)
+        scheduling = tool.scheduling if tool else None
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                response = await self._invoke(call)
+            self.completed += 1
+            self._log.info("tool %s(%s) → %s", call.name, _short(call.args), _short(response))
+        except TimeoutError:
+            self.failed += 1
+            response = _error("timeout", f"{call.name} took longer than {self._timeout_s:g} s")
+            self._log.warning("tool %s timed out after %.1f s", call.name, self._timeout_s)
+        except _ToolMissing as missing:
+            self.failed += 1
+            response = _error("unknown_tool", str(missing))
+            self._log.warning("model called an unknown tool %r", call.name)
+        except TypeError as error:
+            self.failed += 1
+            response = _error("bad_arguments", str(error))
+            self._log.warning("tool %s called with bad arguments: %s", call.name, error)
+        except Exception as error:  # a tool's own failure goes back to the model, not up
+            self.failed += 1
+            response = _error(type(error).__name__, str(error))
+            self._log.exception("tool %s failed", call.name)
+        await self._respond(call.call_id, call.name, response, scheduling)
+
+    async def _invoke(self, call: ToolCall) -> dict[str, Any]:
+        builtin = self._builtins.get(call.name)
+        if builtin is not None:
+            return await builtin(call.args)
+        tool = self._tools.get(call.name)
+        if tool is None or tool.function is None:
+            raise _ToolMissing(f"no tool named {call.name!r}")
+        result = await tool.function(**call.args)
+        return {"result": result}
+
+
+class _ToolMissing(Exception):
+    pass
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": kind, "message": message}}
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
