@@ -1,4 +1,10 @@
-"""``python -m app``: serve with the settings' host and port, draining calls on SIGTERM."""
+"""``python -m app``: serve (draining calls on SIGTERM), or an operator command.
+
+python -m app                          serve on HOST:PORT
+python -m app check                    validate the settings and show what would be used
+python -m app call +15551234567        have the bot call someone
+python -m app configure-number +1555…  point a Twilio number's webhooks at PUBLIC_URL
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,12 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
+from app import cli
 from app.logs import configure_logging
 from app.settings import ConfigError, load_settings
 from app.switchboard import Switchboard
-from app.web import WS_MAX_SIZE, create_app
+from app.tools import ToolDefinitionError
+from app.web import WS_MAX_SIZE, create_app, declared_tools
 
 
 class DrainingServer(uvicorn.Server):
@@ -61,19 +69,23 @@ def serve(app: Starlette, host: str, port: int, log_level: str, drain_s: float) 
     DrainingServer(config, app.state.board, drain_s).run()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = cli.parser().parse_args(argv)
     try:
         settings = load_settings()
-    except ConfigError as error:
+        if args.command in (None, "serve"):
+            app = create_app(settings)  # imports the tool modules: errors stop startup here
+        elif args.command == "check":
+            declared_tools(settings)
+    except (ConfigError, ToolDefinitionError) as error:
         sys.exit(f"configuration error: {error}")
-    configure_logging(settings)
-    serve(
-        create_app(settings),
-        settings.host,
-        settings.port,
-        settings.log_level,
-        settings.shutdown_drain_seconds,
-    )
+    if args.command in (None, "serve"):
+        configure_logging(settings)
+        serve(
+            app, settings.host, settings.port, settings.log_level, settings.shutdown_drain_seconds
+        )
+    else:
+        sys.exit(cli.run(args, settings))
 
 
 if __name__ == "__main__":

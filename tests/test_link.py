@@ -17,6 +17,7 @@ from app.events import (
     AgentSessionError,
     GoAway,
     ResumptionHandle,
+    ToolCall,
     TurnComplete,
 )
 from app.link import AgentLink, LinkEvent, LinkPolicy, SessionSwitched
@@ -169,3 +170,27 @@ async def test_texts_wait_for_the_session_in_order_with_audio() -> None:
     await asyncio.sleep(0.02)
     assert session.texts == ["greet"] and session.audio == [chunk(1)]
     reader.cancel()
+
+
+async def test_a_pending_tool_call_is_not_a_clean_point_for_goaway() -> None:
+    first = FakeSession([ToolCall("c1", "lookup", {}), GoAway(30.0), 0.05, TurnComplete()])
+    second = FakeSession()
+    connector = FakeConnector(lambda i: [first, second][i])
+    link = AgentLink(connector, FAST, log)
+    events: list[LinkEvent] = []
+    reader = asyncio.create_task(collect_into(link, events))
+    await asyncio.sleep(0.1)
+    # The turn completed after goAway, but the tool call is unanswered: no switch yet.
+    assert len(connector.handles) == 1
+    assert await link.send_tool_response("c1", "lookup", {"result": 1}, None)
+    assert first.tool_responses == [("c1", "lookup", {"result": 1}, None)]
+    reader.cancel()
+
+
+async def test_answers_for_a_session_that_is_gone_are_dropped() -> None:
+    first = FakeSession([ToolCall("c1", "lookup", {}), AgentSessionError("drop", retryable=True)])
+    second = FakeSession()
+    link = AgentLink(FakeConnector(lambda i: [first, second][i]), FAST, log)
+    await collect(link, 2)
+    assert not await link.send_tool_response("c1", "lookup", {"result": 1}, None)
+    assert first.tool_responses == [] and second.tool_responses == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from app.events import AgentEvent, AgentSessionError
 
@@ -17,6 +18,7 @@ class FakeSession:
     def __init__(self, script: Script | None = None, *, fail_sends: bool = False) -> None:
         self.audio: list[bytes] = []
         self.texts: list[str] = []
+        self.tool_responses: list[tuple[str, str, dict[str, Any], str | None]] = []
         self.script = script or []
         self.fail_sends = fail_sends
         self.closed = False
@@ -31,6 +33,13 @@ class FakeSession:
         if self.fail_sends or self.closed:
             raise AgentSessionError("send failed", retryable=True)
         self.texts.append(text)
+
+    async def send_tool_response(
+        self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
+    ) -> None:
+        if self.fail_sends or self.closed:
+            raise AgentSessionError("send failed", retryable=True)
+        self.tool_responses.append((call_id, name, response, scheduling))
 
     async def events(self) -> AsyncGenerator[AgentEvent, None]:
         for item in self.script:

@@ -68,6 +68,7 @@ class StandInConnection:
     texts: list[str] = field(default_factory=list)
     sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     audio_frames: int = 0
+    tool_responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> response
     bad_mime: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -152,6 +153,18 @@ class StandInConnection:
     async def usage(self, total: int) -> None:
         await self.send({"usageMetadata": {"totalTokenCount": total}})
 
+    async def tool_call(self, call_id: str, name: str, args: dict[str, Any]) -> None:
+        await self.send(
+            {"toolCall": {"functionCalls": [{"id": call_id, "name": name, "args": args}]}}
+        )
+
+    async def cancel_tool_calls(self, *call_ids: str) -> None:
+        await self.send({"toolCallCancellation": {"ids": list(call_ids)}})
+
+    async def wait_tool_response(self, call_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        await self.wait_for(lambda: call_id in self.tool_responses, timeout)
+        return self.tool_responses[call_id]
+
     async def close(self, code: int = 1011, reason: str = "internal error") -> None:
         await self.ws.close(code, reason)
 
@@ -189,6 +202,10 @@ class StandInConnection:
             text = realtime.get("text")
             if isinstance(text, str):
                 self.texts.append(text)
+        answer = _pick(message, "toolResponse")
+        if isinstance(answer, dict):
+            for response in _pick(answer, "functionResponses") or []:
+                self.tool_responses[str(response["id"])] = response
         self._changed.set()
 
 

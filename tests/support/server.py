@@ -46,7 +46,12 @@ class RunningServer:
 
 @asynccontextmanager
 async def serve_app(settings: Settings) -> AsyncIterator[RunningServer]:
-    app = create_app(settings)
+    async with serve_asgi(create_app(settings)) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serve_asgi(app: Starlette) -> AsyncIterator[RunningServer]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -1,0 +1,94 @@
+"""Operator commands: check the settings, place a call, configure a Twilio number."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from app.outbound import (
+    CALL_STATUS_PATH,
+    INCOMING_PATH,
+    OutboundNotConfigured,
+    configure_number,
+    place_call,
+    require_rest,
+)
+from app.settings import Settings
+from app.twilio_rest import TwilioRestError
+from app.web import declared_tools
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m app", description="Gemini phone bridge")
+    commands = root.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve the app (the default)")
+    commands.add_parser("check", help="validate the settings and print what would be used")
+    call = commands.add_parser("call", help="have the bot call a number")
+    call.add_argument("number", help="E.164, like +15551234567")
+    configure = commands.add_parser(
+        "configure-number", help="point a Twilio number's voice webhook and status callback here"
+    )
+    configure.add_argument("number", help="one of your Twilio numbers, E.164")
+    return root
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "check":
+        print(describe(settings))
+        return 0
+    return asyncio.run(_rest_command(args, settings))
+
+
+async def _rest_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        rest = require_rest(settings, placing_calls=args.command == "call")
+    except OutboundNotConfigured as missing:
+        print(f"cannot {args.command}: {missing}")
+        return 2
+    try:
+        if args.command == "call":
+            placed = await place_call(settings, rest, args.number)
+            print(f"calling {placed.to}: call {placed.sid} ({placed.status})")
+        else:
+            sid = await configure_number(settings, rest, args.number)
+            base = settings.public_base
+            print(
+                f"{args.number} ({sid}) now sends calls to {base}{INCOMING_PATH}"
+                f" and call status to {base}{CALL_STATUS_PATH}"
+            )
+        return 0
+    except (ValueError, TwilioRestError) as error:
+        print(f"{args.command} failed: {error}")
+        return 1
+    finally:
+        await rest.aclose()
+
+
+def _shown(value: object) -> str:
+    return "(not set)" if value in (None, "") else str(value)
+
+
+def describe(settings: Settings) -> str:
+    """What the server would use, secrets shown only as set / not set."""
+    tools = declared_tools(settings)
+    secret = {True: "set", False: "NOT SET"}
+    lines = [
+        "settings are valid",
+        f"  model              {settings.gemini_model} (API {settings.gemini_api_version})",
+        f"  endpoint           {settings.gemini_base_url or 'Google'}",
+        f"  GEMINI_API_KEY     {secret[settings.gemini_api_key is not None]}",
+        f"  voice / language   {_shown(settings.gemini_voice)} / "
+        f"{_shown(settings.gemini_language)}",
+        f"  greeting           {_shown(settings.greeting)}",
+        f"  public URL         {_shown(settings.public_url)}",
+        f"  signatures         {'checked' if settings.validates_signatures else 'NOT CHECKED'}",
+        f"  TWILIO_AUTH_TOKEN  {secret[settings.twilio_auth_token is not None]}",
+        f"  account / from     {_shown(settings.twilio_account_sid)} / "
+        f"{_shown(settings.twilio_from_number)}",
+        f"  OPERATOR_TOKEN     {secret[settings.operator_token is not None]}",
+        f"  tools              {', '.join(t.name for t in tools) or '(none)'}",
+        f"  transfer targets   {', '.join(settings.transfer_map) or '(none)'}",
+        f"  limits             {settings.max_concurrent_calls} calls, "
+        f"{settings.max_call_seconds:g} s each",
+    ]
+    return "\n".join(lines)
