@@ -282,3 +282,33 @@ async def test_idle_caller_is_prompted_then_told_goodbye(
         assert not call_tasks()
     assert standin.connections[0].texts == ["Still there?", "Bye."]
     assert "caller silent" in caplog.text
+
+
+async def test_goaway_during_a_tool_call_waits_for_the_answer(standin: GeminiStandIn) -> None:
+    moments: dict[str, float] = {}
+
+    async def with_tool(conn: StandInConnection) -> None:
+        await conn.wait_audio_ms(200)
+        await conn.resumption("before-tool")
+        await conn.tool_call("t1", "slow_lookup", {"topic": "hours", "seconds": 0.4})
+        await conn.go_away("20s")
+        answer = await conn.wait_tool_response("t1")
+        moments["answered"] = time.monotonic()
+        assert answer["response"] == {"result": "all about hours"}
+        await conn.send_audio(REPLY)
+        await conn.turn_complete()
+
+    async def second(conn: StandInConnection) -> None:
+        moments["second_opened"] = time.monotonic()
+        await reply_after(conn, 100)
+
+    result = await place_call(
+        standin,
+        by_connection(with_tool, second),
+        caller_ulaw(2.0),
+        replies=2,
+        tool_modules="tests.support.sample_tools",
+    )
+    assert [c.resume_handle for c in result.connections] == [None, "before-tool"]
+    assert moments["second_opened"] > moments["answered"]
+    result.assert_exactly_once()
