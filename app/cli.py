@@ -74,7 +74,7 @@ def describe(settings: Settings) -> str:
     secret = {True: "set", False: "NOT SET"}
     lines = [
         "settings are valid",
-        f"  model              {settings.gemini_model} (API {settings.gemini_api_version})",
+        f"  model              {settings.model} (API {settings.api_version})",
         f"  endpoint           {settings.gemini_base_url or 'Google'}",
         f"  GEMINI_API_KEY     {secret[settings.gemini_api_key is not None]}",
         f"  voice / language   {_shown(settings.gemini_voice)} / "

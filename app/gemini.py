@@ -15,6 +15,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import google.auth
+import google.auth.credentials
+import google.auth.exceptions
 import websockets
 from google import genai
 from google.genai import errors, types
@@ -33,7 +36,7 @@ from app.events import (
     TurnComplete,
     Usage,
 )
-from app.settings import Settings
+from app.settings import ConfigError, Settings
 from app.tools import Tool
 
 log = logging.getLogger(__name__)
@@ -180,11 +183,17 @@ def _session_error(error: BaseException) -> AgentSessionError:
         )
     if isinstance(error, TimeoutError):
         return AgentSessionError("timed out connecting to Gemini", retryable=True)
+    if isinstance(error, google.auth.exceptions.GoogleAuthError):
+        transient = isinstance(error, google.auth.exceptions.TransportError) or bool(
+            getattr(error, "retryable", False)
+        )
+        return AgentSessionError(f"Google credentials failed: {error}", retryable=transient)
     return AgentSessionError(f"{type(error).__name__}: {error}", retryable=True)
 
 
 _SDK_FAILURES = (
     errors.APIError,
+    google.auth.exceptions.GoogleAuthError,
     websockets.WebSocketException,
     OSError,
     TimeoutError,
@@ -237,28 +246,63 @@ class GeminiSession:
             raise _session_error(error) from error
 
 
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def vertex_credentials(settings: Settings) -> google.auth.credentials.Credentials:
+    """A service account (or other) key file when named, else application default
+    credentials. The token itself is fetched, and refreshed, by google-auth."""
+    try:
+        if settings.google_application_credentials is not None:
+            credentials, _ = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
+                str(settings.google_application_credentials), scopes=[CLOUD_PLATFORM_SCOPE]
+            )
+        else:
+            credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    except google.auth.exceptions.DefaultCredentialsError as error:
+        raise ConfigError(
+            f"Vertex AI needs credentials ({error}): set GOOGLE_APPLICATION_CREDENTIALS to a"
+            " service account key file, or run `gcloud auth application-default login`."
+        ) from None
+    result: google.auth.credentials.Credentials = credentials
+    return result
+
+
+def make_client(settings: Settings) -> genai.Client:
+    ctx = _ssl_context(settings)
+    options = types.HttpOptions(
+        api_version=settings.api_version,
+        base_url=settings.gemini_base_url,
+        async_client_args={"ssl": ctx} if ctx else None,
+    )
+    api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
+    if not settings.vertex:
+        return genai.Client(api_key=api_key, http_options=options)
+    if settings.vertex_express:
+        return genai.Client(vertexai=True, api_key=api_key, http_options=options)
+    return genai.Client(
+        vertexai=True,
+        project=settings.google_cloud_project,
+        location=settings.google_cloud_location,
+        credentials=vertex_credentials(settings),
+        http_options=options,
+    )
+
+
 class GeminiConnector:
     """Opens live sessions; one per process, shared by all calls."""
 
     def __init__(self, settings: Settings, tools: Sequence[Tool] = ()) -> None:
+        """Builds the client; raises ConfigError if Vertex AI credentials cannot be loaded."""
         self._settings = settings
         self._tools = tuple(tools)
-        ctx = _ssl_context(settings)
-        api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
-        self._client = genai.Client(
-            api_key=api_key,
-            http_options=types.HttpOptions(
-                api_version=settings.gemini_api_version,
-                base_url=settings.gemini_base_url,
-                async_client_args={"ssl": ctx} if ctx else None,
-            ),
-        )
+        self._client = make_client(settings)
 
     @contextlib.asynccontextmanager
     async def connect(self, resume_handle: str | None = None) -> AsyncIterator[GeminiSession]:
         """Open a session (bounded by the connect timeout); close it on exit."""
         config = live_config(self._settings, resume_handle=resume_handle, tools=self._tools)
-        manager = self._client.aio.live.connect(model=self._settings.gemini_model, config=config)
+        manager = self._client.aio.live.connect(model=self._settings.model, config=config)
         try:
             async with asyncio.timeout(self._settings.gemini_connect_timeout_s):
                 session = await manager.__aenter__()

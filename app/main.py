@@ -8,16 +8,18 @@ from starlette.applications import Starlette
 
 from app.logs import configure_logging
 from app.settings import ConfigError, load_settings
+from app.tools import ToolDefinitionError
 from app.web import create_app
 
 
 def build() -> Starlette:
     try:
         settings = load_settings()
-    except ConfigError as error:
+        app = create_app(settings)
+    except (ConfigError, ToolDefinitionError) as error:
         sys.exit(f"configuration error: {error}")
     configure_logging(settings)
-    return create_app(settings)
+    return app
 
 
 app = build()

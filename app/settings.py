@@ -6,6 +6,7 @@ the server with :class:`ConfigError`, whose message names the variable and the f
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -21,7 +22,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.models import option_problems
+from app.models import (
+    DEVELOPER_DEFAULT_MODEL,
+    VERTEX_DEFAULT_MODEL,
+    backend_model_problems,
+    option_problems,
+)
 
 DEFAULT_INSTRUCTION = (
     "You are a friendly, concise phone assistant. You are speaking on a telephone call, "
@@ -60,8 +66,13 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")
     )
-    gemini_model: str = "gemini-3.8-live"
-    gemini_api_version: str = "v1beta"
+    gemini_model: str = ""  # empty: the backend's default (see `model`)
+    gemini_api_version: str = ""  # empty: v1beta (Developer API) or v1beta1 (Vertex AI)
+    # Vertex AI (instead of the Developer API)
+    google_genai_use_vertexai: bool = False
+    google_cloud_project: str | None = None
+    google_cloud_location: str = "us-central1"
+    google_application_credentials: Path | None = None
     gemini_base_url: str | None = None
     ssl_cert_file: Path | None = None
     gemini_voice: str | None = None
@@ -134,16 +145,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         problems = option_problems(
-            self.gemini_model,
+            self.model,
             thinking_budget=self.thinking_budget,
             affective_dialog=self.affective_dialog,
             proactive_audio=self.proactive_audio,
         )
-        if self.gemini_api_key is None or not self.gemini_api_key.get_secret_value().strip():
-            problems.append(
-                "GEMINI_API_KEY is not set: create a key in Google AI Studio and set"
-                " GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or in .env."
-            )
+        problems.extend(backend_problems(self))
         if self.twilio_auth_token is None and not self.allow_unsigned_requests:
             problems.append(
                 "TWILIO_AUTH_TOKEN is not set: set it to your Twilio account's auth token (and"
@@ -206,6 +213,25 @@ class Settings(BaseSettings):
         return {name.strip(): number.strip() for name, _, number in pairs}
 
     @property
+    def vertex(self) -> bool:
+        return self.google_genai_use_vertexai
+
+    @property
+    def vertex_express(self) -> bool:
+        """Vertex AI with an API key instead of a project and credentials."""
+        return self.vertex and self.gemini_api_key is not None and not self.google_cloud_project
+
+    @property
+    def model(self) -> str:
+        return self.gemini_model or (
+            VERTEX_DEFAULT_MODEL if self.vertex else DEVELOPER_DEFAULT_MODEL
+        )
+
+    @property
+    def api_version(self) -> str:
+        return self.gemini_api_version or ("v1beta1" if self.vertex else "v1beta")
+
+    @property
     def instruction_text(self) -> str:
         if self.system_instruction_file is not None:
             return self.system_instruction_file.read_text(encoding="utf-8").strip()
@@ -223,6 +249,49 @@ class Settings(BaseSettings):
         """Every configured secret, for log redaction."""
         values = [self.gemini_api_key, self.twilio_auth_token, self.operator_token]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def backend_problems(settings: Settings) -> list[str]:
+    """The Developer API needs a key; Vertex AI needs a project (or an express-mode key)
+    and, when a credentials file is named, a readable one."""
+    problems = []
+    key = settings.gemini_api_key
+    has_key = key is not None and bool(key.get_secret_value().strip())
+    if not settings.vertex:
+        if not has_key:
+            problems.append(
+                "GEMINI_API_KEY is not set: create a key in Google AI Studio and set"
+                " GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or in .env, or use"
+                " Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true and GOOGLE_CLOUD_PROJECT."
+            )
+        return problems
+    if not settings.google_cloud_project and not has_key:
+        problems.append(
+            "GOOGLE_CLOUD_PROJECT is not set: Vertex AI needs the Google Cloud project to"
+            " bill (or GEMINI_API_KEY for Vertex AI express mode)."
+        )
+    path = settings.google_application_credentials
+    if path is not None:
+        problems.extend(_credentials_file_problems(path))
+    problems.extend(backend_model_problems(settings.model, vertex=True))
+    return problems
+
+
+def _credentials_file_problems(path: Path) -> list[str]:
+    where = f"GOOGLE_APPLICATION_CREDENTIALS={path}"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        return [
+            f"{where} cannot be read ({error.strerror}): fix the path or unset it to use"
+            " application default credentials."
+        ]
+    except ValueError:
+        return [f"{where} is not a JSON credentials file: download the service account key again."]
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind not in ("service_account", "authorized_user", "external_account"):
+        return [f"{where} is not a Google credentials file (its type is {kind!r})."]
+    return []
 
 
 def _describe(error: ValidationError) -> str:

@@ -141,21 +141,20 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
     )
     rest = rest_client(settings)
-    state: dict[str, AgentConnector] = {}
+    if connector is None:
+        from app.gemini import GeminiConnector
+
+        connector = GeminiConnector(settings, tools)  # checks credentials now, not mid-call
+    state: dict[str, AgentConnector] = {"connector": connector}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if connector is None:
-            from app.gemini import GeminiConnector
-
-            state["connector"] = GeminiConnector(settings, tools)
-        else:
-            state["connector"] = connector
         if checker is None:
             log.warning(UNSIGNED_WARNING)
         log.info(
-            "ready: model %s, up to %d calls, signatures %s",
-            settings.gemini_model,
+            "ready: %s model %s, up to %d calls, signatures %s",
+            "Vertex AI" if settings.vertex else "Gemini Developer API",
+            settings.model,
             settings.max_concurrent_calls,
             "checked" if checker else "NOT CHECKED",
         )
@@ -318,7 +317,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             "max_concurrent_calls": settings.max_concurrent_calls,
             "calls_handled": board.completed,
             "calls_refused": board.refused,
-            "model": settings.gemini_model,
+            "model": settings.model,
             "signature_validation": checker is not None,
         }
         if checker is None:
