@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
@@ -18,9 +19,11 @@ from typing import Any
 import google.auth
 import google.auth.credentials
 import google.auth.exceptions
+import google.oauth2.credentials
 import websockets
 from google import genai
 from google.genai import errors, types
+from google.oauth2 import service_account
 
 from app.events import (
     AgentAudio,
@@ -253,13 +256,20 @@ def vertex_credentials(settings: Settings) -> google.auth.credentials.Credential
     """A service account (or other) key file when named, else application default
     credentials. The token itself is fetched, and refreshed, by google-auth."""
     try:
-        if settings.google_application_credentials is not None:
-            credentials, _ = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
-                str(settings.google_application_credentials), scopes=[CLOUD_PLATFORM_SCOPE]
-            )
+        path = settings.google_application_credentials
+        if path is not None:
+            info = json.loads(path.read_text(encoding="utf-8"))
+            if info.get("type") == "service_account":
+                credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                    info, scopes=[CLOUD_PLATFORM_SCOPE]
+                )
+            else:  # authorized_user (checked by the settings)
+                credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+                    info, scopes=[CLOUD_PLATFORM_SCOPE]
+                )
         else:
             credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
-    except google.auth.exceptions.DefaultCredentialsError as error:
+    except (google.auth.exceptions.DefaultCredentialsError, ValueError) as error:
         raise ConfigError(
             f"Vertex AI needs credentials ({error}): set GOOGLE_APPLICATION_CREDENTIALS to a"
             " service account key file, or run `gcloud auth application-default login`."

@@ -289,8 +289,11 @@ def _credentials_file_problems(path: Path) -> list[str]:
     except ValueError:
         return [f"{where} is not a JSON credentials file: download the service account key again."]
     kind = info.get("type") if isinstance(info, dict) else None
-    if kind not in ("service_account", "authorized_user", "external_account"):
-        return [f"{where} is not a Google credentials file (its type is {kind!r})."]
+    if kind not in ("service_account", "authorized_user"):
+        return [
+            f"{where} is not a service account or user credentials file (its type is"
+            f" {kind!r}); for other kinds, unset it and use application default credentials."
+        ]
     return []
 
 

@@ -29,6 +29,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+VERTEX_PATH = "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"
 SERVER_KEYS = frozenset(
     {
         "setupComplete",
@@ -78,6 +79,15 @@ class StandInConnection:
         resumption = _pick(self.setup, "sessionResumption") or {}
         handle = resumption.get("handle")
         return str(handle) if handle else None
+
+    @property
+    def vertex(self) -> bool:
+        return "LlmBidiService" in self.path
+
+    @property
+    def bearer(self) -> str | None:
+        value = self.headers.get("Authorization") or self.headers.get("authorization")
+        return value.removeprefix("Bearer ") if value else None
 
     @property
     def closed(self) -> bool:
@@ -221,6 +231,8 @@ class GeminiStandIn:
         self.api_key = api_key
         # Connection indices that fail during setup (closed before setupComplete).
         self.fail_setup: set[int] | Callable[[int], bool] = set()
+        # Vertex AI: which bearer tokens are valid (e.g. those a token endpoint issued).
+        self.bearer_ok: Callable[[str], bool] = lambda token: False
         self.connections: list[StandInConnection] = []
         self.rejected: list[str] = []
         self.errors: list[BaseException] = []
@@ -249,10 +261,18 @@ class GeminiStandIn:
 
     def _check(self, conn: ServerConnection, request: Request) -> Response | None:
         path = "/" + request.path.lstrip("/")  # the SDK may send //ws/...
-        valid = {DEV_PATH.format(version=v) for v in ("v1beta", "v1alpha", "v1")}
-        if path not in valid:
+        developer = {DEV_PATH.format(version=v) for v in ("v1beta", "v1alpha", "v1")}
+        vertex = {VERTEX_PATH.format(version=v) for v in ("v1beta1", "v1")}
+        if path not in developer | vertex:
             self.rejected.append(f"path {request.path}")
             return conn.respond(404, "unknown path\n")
+        if path in vertex and request.headers.get("x-goog-api-key") is None:
+            authorization = request.headers.get("authorization", "")
+            if not authorization.startswith("Bearer ") or not self.bearer_ok(
+                authorization.removeprefix("Bearer ")
+            ):
+                self.rejected.append("bearer token")
+                return conn.respond(401, "Request had invalid authentication credentials.\n")
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
@@ -267,7 +287,8 @@ class GeminiStandIn:
                 await ws.close(1007, "first message must be setup")
                 return
             conn.setup = setup
-            if ws.request.headers.get("x-goog-api-key") != self.api_key:
+            key = ws.request.headers.get("x-goog-api-key")
+            if key != self.api_key and not (conn.vertex and key is None):
                 # What the service does with a wrong key: accept, then close with 1008.
                 self.rejected.append("api key")
                 await ws.close(1008, "API key not valid. Please pass a valid API key.")
