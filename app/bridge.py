@@ -444,6 +444,23 @@ class CallBridge:
                     self._last_speech = now
                     await self.link.send_text(options.idle_instruction)
 
+    async def operator_say(self, instruction: str) -> None:
+        """An operator's instruction, sent into the live session now."""
+        self.log.info("operator instruction: %r", instruction)
+        await self.link.send_text(instruction)
+
+    async def operator_transfer(self, target: str) -> str | None:
+        """Transfer as the built-in tool does; returns an error message, or None."""
+        answer = await self._transfer_tool({"target": target})
+        if "error" in answer:
+            return str(answer["error"]["message"])
+        await self.link.send_text(str(answer["result"]))
+        return None
+
+    @property
+    def ending(self) -> bool:
+        return self._ending is not None
+
     async def end_politely(self, reason: str) -> None:
         """Have the agent say goodbye, then end the call once it was heard (or times out)."""
         if self._ending is None and self.start is not None:

@@ -52,6 +52,10 @@ class Switchboard:
             return "no capacity"
         return None
 
+    def find(self, call_sid: str) -> CallBridge | None:
+        """The call in progress on this process with that CallSid, if any."""
+        return next((b for b in self.active.values() if b.call_sid == call_sid), None)
+
     def transfer(self, call_sid: str, number: str) -> None:
         """Remember a transfer, so the <Connect action> dials it when the stream closes."""
         self.transfers[call_sid] = number

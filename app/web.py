@@ -10,7 +10,9 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 STREAM_PATH = "/media-stream"
 CALL_ENDED_PATH = "/call-ended"
 STREAM_STATUS_PATH = "/stream-status"
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}"
 WS_MAX_SIZE = 64 * 1024  # Twilio frames are ~400 bytes; a larger one is closed with 1009
 UNSIGNED_WARNING = (
     "ALLOW_UNSIGNED_REQUESTS is on and TWILIO_AUTH_TOKEN is not set: Twilio signatures are"
@@ -301,6 +304,42 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             {"sid": placed.sid, "to": placed.to, "status": placed.status}, status_code=201
         )
 
+    async def control_call(request: Request) -> Response:
+        """Steer a call in progress: say, hangup or transfer."""
+        if not operator_ok(request):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        call_sid, action = request.path_params["call_sid"], request.path_params["action"]
+        if action not in ("say", "hangup", "transfer"):
+            return JSONResponse({"error": "controls are say, hangup and transfer"}, 404)
+        bridge = board.find(call_sid)
+        if bridge is None:
+            return JSONResponse(
+                {
+                    "error": f"call {call_sid} is not in progress on this server process"
+                    " (it has ended, never existed, or is held by another process)",
+                    "process": PROCESS_ID,
+                },
+                status_code=404,
+            )
+        try:
+            body = await request.json() if action != "hangup" else {}
+        except ValueError:
+            return JSONResponse({"error": "send a JSON body"}, status_code=400)
+        if action == "say":
+            text = body.get("text") if isinstance(body, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return JSONResponse({"error": 'send JSON like {"text": "..."}'}, status_code=400)
+            await bridge.operator_say(text)
+            return JSONResponse({"status": "sent", "call": call_sid}, status_code=202)
+        if action == "hangup":
+            await bridge.end_politely("an operator ended the call")
+            return JSONResponse({"status": "ending", "call": call_sid}, status_code=202)
+        target = body.get("target") if isinstance(body, dict) else None
+        problem = await bridge.operator_transfer(str(target)) if target else "name a target"
+        if problem is not None:
+            return JSONResponse({"error": problem}, status_code=400)
+        return JSONResponse({"status": "transferring", "call": call_sid}, status_code=202)
+
     def operator_ok(request: Request) -> bool:
         expected = settings.operator_token
         supplied = request.headers.get("authorization", "")
@@ -331,6 +370,11 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             Route(STREAM_STATUS_PATH, stream_status, methods=["POST"]),
             Route(CALL_STATUS_PATH, call_status, methods=["POST"]),
             Route("/calls", create_call, methods=["POST"]),
+            Route(
+                "/calls/{call_sid}/{action:str}",
+                control_call,
+                methods=["POST"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             WebSocketRoute(STREAM_PATH, media_stream),
         ],

@@ -21,7 +21,12 @@ import pytest
 
 from app.audio import InboundConverter, pcm16_to_ulaw
 from app.bridge import CALL_TASKS
-from tests.support.gemini_standin import GeminiStandIn, Scenario, StandInConnection
+from tests.support.gemini_standin import (
+    GeminiStandIn,
+    Scenario,
+    StandInConnection,
+    answer_every_text,
+)
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_app, settings_for
 from tests.support.signals import to_pcm16
 from tests.support.twilio_client import CALL, MediaStream, TwilioClient, build_capture
@@ -255,18 +260,7 @@ async def test_idle_caller_is_prompted_then_told_goodbye(
 ) -> None:
     caplog.set_level(logging.INFO)
 
-    async def answer_texts(conn: StandInConnection) -> None:
-        def more_than(n: int) -> Callable[[], bool]:
-            return lambda: len(conn.texts) > n
-
-        answered = 0
-        while True:
-            await conn.wait_for(more_than(answered), timeout=20)
-            answered += 1
-            await conn.send_audio(REPLY)
-            await conn.turn_complete()
-
-    standin.scenario = answer_texts
+    standin.scenario = answer_every_text(REPLY)
     settings = settings_for(
         standin,
         idle_timeout_seconds=0.4,

@@ -308,7 +308,6 @@ async def test_sigterm_drains_calls_politely(standin: GeminiStandIn, tmp_path: P
             await twilio.incoming_call(QUESTION[1]["start"]["callSid"])
         )
         sending = asyncio.create_task(stream.replay(QUESTION, stop=False))
-        await standin.connections[0].wait_audio_ms(200) if standin.connections else None
         while not standin.connections:
             await asyncio.sleep(0.01)
         await standin.connections[0].wait_audio_ms(200)

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from tests.support.server import (
     PUBLIC_URL,
     RunningServer,
     serve_app,
-    serve_asgi,
     settings_for,
 )
 from tests.support.twilio_client import MediaStream, TwilioClient
@@ -38,13 +36,6 @@ from tests.test_resilience import call_tasks
 ROOT = Path(__file__).resolve().parent.parent
 CALL_SID = QUESTION[1]["start"]["callSid"]
 NOTICE = REPLY[:48000]  # one second of speech
-
-
-@pytest.fixture
-async def rest() -> AsyncIterator[tuple[TwilioRestStandIn, str]]:
-    standin = TwilioRestStandIn(AUTH_TOKEN)
-    async with serve_asgi(standin.app()) as running:
-        yield standin, running.base
 
 
 async def start_call(server: RunningServer) -> tuple[TwilioClient, MediaStream]:

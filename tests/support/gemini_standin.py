@@ -223,6 +223,23 @@ async def idle(conn: StandInConnection) -> None:
     """The default scenario: listen and record."""
 
 
+def answer_every_text(reply_pcm24k: bytes) -> Scenario:
+    """A model that answers each text it is sent (an instruction) with ``reply_pcm24k``."""
+
+    async def scenario(conn: StandInConnection) -> None:
+        def more_than(n: int) -> Callable[[], bool]:
+            return lambda: len(conn.texts) > n
+
+        answered = 0
+        while True:
+            await conn.wait_for(more_than(answered), timeout=30)
+            answered += 1
+            await conn.send_audio(reply_pcm24k)
+            await conn.turn_complete()
+
+    return scenario
+
+
 class GeminiStandIn:
     """TLS WebSocket server on 127.0.0.1; ``base_url`` and ``ca_file`` point the SDK at it."""
 
