@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from app import twilio_wire as wire
-from app.audio import InboundConverter, OutboundConverter, is_speech
+from app.audio import InboundConverter, OutboundConverter, is_speech, ulaw_to_pcm16
 from app.events import (
     AgentAudio,
     AgentEvent,
@@ -35,6 +37,7 @@ from app.events import (
 from app.ledger import PlaybackLedger
 from app.limits import TokenBucket
 from app.link import AgentLink, LinkPolicy, LinkStats, SessionSwitched
+from app.onset import OnsetDetector, level_dbfs
 from app.ports import AgentConnector, CallControl, CallControlError, MediaSocket, SocketClosed
 from app.toolcalls import Builtin, ToolCalls
 from app.tools import END_CALL, TRANSFER_CALL, Tool
@@ -76,6 +79,7 @@ class CallStats:
     agent_audio_ms: float = 0.0
     agent_turns: int = 0
     interruptions: int = 0
+    fast_barge_ins: int = 0
     malformed_frames: int = 0
     ignored_frames: int = 0
     tokens: int = 0
@@ -114,6 +118,7 @@ class BridgeOptions:
     outbound_greeting: str = ""
     # Told about a transfer before the stream closes, so the <Connect action> can dial.
     on_transfer: Callable[[str, str], None] | None = None
+    fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
     log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
 
 
@@ -166,6 +171,9 @@ class CallBridge:
         self._idle_prompted = False
         self._ending: str | None = None
         self._ending_deadline = 0.0
+        self._onset = OnsetDetector() if options.fast_barge_in else None
+        self._muted = False  # after a local barge-in: drop the rest of this agent turn
+        self._turn_peak_dbfs = -120.0  # loudest agent audio of the turn (for echo)
         self._turns_done = 0  # TurnComplete events seen
         self._turns_done_at_ending = 0
         self._transfer_to: tuple[str, str] | None = None  # (target name, number)
@@ -318,6 +326,8 @@ class CallBridge:
                 self.stats.frames_in += 1
                 self.stats.caller_audio_ms += len(event.payload) / ULAW_BYTES_PER_MS
                 pcm = self._inbound.convert(event.payload)
+                if self._onset is not None:
+                    await self._watch_for_onset(event.payload)
                 if is_speech(pcm):
                     self._last_speech = time.monotonic()
                     self._idle_prompted = False
@@ -375,11 +385,37 @@ class CallBridge:
             return
         duration_ms = len(ulaw) / ULAW_BYTES_PER_MS
         self.stats.agent_audio_ms += duration_ms
+        if self._onset is not None:
+            pcm = np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2")
+            self._turn_peak_dbfs = max(self._turn_peak_dbfs, level_dbfs(pcm))
         await self._socket.send(wire.media_message(self.stream_sid, ulaw))
         mark = self.ledger.audio_sent(self._turn, duration_ms)
         await self._socket.send(wire.mark_message(self.stream_sid, mark))
 
+    async def _watch_for_onset(self, ulaw: bytes) -> None:
+        assert self._onset is not None
+        audible = self._agent_audible() and not self._muted
+        caller = np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2").astype(np.float64)
+        echo_level = self._turn_peak_dbfs if audible else None
+        if self._onset.feed(caller, echo_level) and audible:
+            await self._local_barge_in()
+
+    async def _local_barge_in(self) -> None:
+        """The caller started talking over the agent: stop playback now."""
+        await self._socket.send(wire.clear_message(self.stream_sid))
+        self._outbound.reset()
+        self._muted = True
+        self.stats.fast_barge_ins += 1
+        playback = self.ledger.cleared(self._turn)
+        self.log.info(
+            "fast barge-in: caller speech detected; playback of turn %d stopped after %.0f ms",
+            self._turn,
+            playback.heard_ms if playback else 0,
+        )
+
     async def _play(self, pcm24k: bytes) -> None:
+        if self._muted:
+            return  # the caller took the floor; the rest of this reply is dropped
         if not self._speaking:
             self._speaking = True
             self._turn += 1
@@ -388,6 +424,11 @@ class CallBridge:
         await self._send_ulaw(self._outbound.convert(pcm24k))
 
     async def _interrupt(self) -> None:
+        if self._muted:  # already cleared locally; nothing was sent since
+            self._muted = False
+            self._speaking = False
+            self.stats.interruptions += 1
+            return
         # clear first: every ms spent before it is heard by the caller
         await self._socket.send(wire.clear_message(self.stream_sid))
         self._outbound.reset()
@@ -407,6 +448,8 @@ class CallBridge:
 
     async def _end_turn(self) -> None:
         self._turns_done += 1
+        self._muted = False
+        self._turn_peak_dbfs = -120.0
         if self._speaking:
             await self._send_ulaw(self._outbound.flush())
             self._speaking = False
@@ -528,7 +571,14 @@ class CallBridge:
     def _agent_audible(self) -> bool:
         """The agent is replying, or audio it sent is still playing to the caller."""
         playback = self.ledger.turns.get(self._turn)
-        return self._speaking or (playback is not None and playback.heard_ms < playback.sent_ms)
+        if self._speaking and not self._muted:
+            return True
+        # A cleared turn is silent at once, however much of it was never heard.
+        return (
+            playback is not None
+            and not playback.interrupted
+            and (playback.heard_ms < playback.sent_ms)
+        )
 
     def _goodbye_heard(self) -> bool:
         """The model completed a turn since the ending began, and the caller heard it all."""

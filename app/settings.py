@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     enable_end_call: bool = True
     transfer_targets: str = ""
     forward_dtmf: bool = True
+    fast_barge_in: bool = False
     outbound_greeting: str = DEFAULT_OUTBOUND_GREETING
     twilio_account_sid: str | None = None
     twilio_from_number: str | None = None

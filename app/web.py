@@ -107,6 +107,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         tool_timeout_s=settings.tool_timeout_seconds,
         transfer_targets=settings.transfer_map,
         forward_dtmf=settings.forward_dtmf,
+        fast_barge_in=settings.fast_barge_in,
         outbound_greeting=settings.outbound_greeting,
     )
 

@@ -298,3 +298,44 @@ async def test_gemini_failure_ends_the_call_with_an_apology(
     else:
         assert "gave up after 3 attempts" in failure_lines[0]
         assert len(standin.connections) == 3
+
+
+async def test_fast_barge_in_clears_before_gemini_reports_the_interruption(
+    standin: GeminiStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    timeline: dict[str, float] = {}
+
+    async def slow_to_notice(conn: StandInConnection) -> None:
+        await conn.wait_audio_ms(200)
+        stop = asyncio.Event()
+        speaking = asyncio.create_task(conn.send_audio(REPLY * 3, realtime=2.0, until=stop))
+        await conn.wait_audio_ms(1500 + 600)  # Gemini's own detection is much later
+        stop.set()
+        await speaking
+        timeline["interrupted"] = time.monotonic()
+        await conn.interrupted()
+        await conn.turn_complete()
+
+    standin.scenario = slow_to_notice
+    async with serve_app(settings_for(standin, fast_barge_in=True)) as server:
+        _, stream = await start_call(server)
+        began = time.monotonic()
+        await stream.replay(BARGE_IN, stop=False)
+        await stream.wait_for(lambda: "interrupted" in timeline, timeout=10)
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+        summary = server.board.recent[-1]
+
+    onset = began + 1.5  # the fixture's speech starts 1.5 s in
+    assert len(stream.clears) == 1  # Gemini's later `interrupted` needs no second clear
+    clear_at = stream.clears[0]
+    print(
+        f"\n[e2e] fast barge-in: speech onset → clear {1000 * (clear_at - onset):.0f} ms "
+        f"(Gemini's interrupted came {1000 * (timeline['interrupted'] - onset):.0f} ms after onset)"
+    )
+    assert onset < clear_at < timeline["interrupted"]
+    # nothing of the interrupted reply after the local clear, though Gemini kept sending
+    assert not [m for t, m in stream.received if t > clear_at and m["event"] == "media"]
+    assert summary.stats.fast_barge_ins == 1
+    assert "fast barge-in: caller speech detected" in caplog.text
