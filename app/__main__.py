@@ -63,6 +63,7 @@ def serve(app: Starlette, host: str, port: int, log_level: str, drain_s: float) 
         proxy_headers=True,
         forwarded_allow_ips="*",
         ws_max_size=WS_MAX_SIZE,
+        ws_per_message_deflate=False,  # Twilio does not compress; never spend CPU on it
         log_config=None,
         log_level=log_level,
     )

@@ -8,6 +8,7 @@ bridge never sees an SDK object. SDK failures become :class:`AgentSessionError`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -204,17 +205,34 @@ _SDK_FAILURES = (
 )
 
 
+_AUDIO_PREFIX = '{"realtime_input": {"audio": {"data": "'
+_AUDIO_SUFFIX = f'", "mime_type": "{INPUT_MIME}"}}}}}}'
+
+
 @dataclass
 class GeminiSession:
     """One open live session, seen through the project's own types."""
 
     _session: genai.live.AsyncSession
 
+    def __post_init__(self) -> None:
+        raw = getattr(self._session, "_ws", None)
+        self._raw = raw if raw is not None and hasattr(raw, "send") else None
+
     async def send_audio(self, pcm16k: bytes) -> None:
+        """One caller frame. This is the hot path (50 messages a second per call), so
+        the message is built here, exactly as ``send_realtime_input(audio=...)`` builds
+        it, and written to the SDK's own socket: the SDK's pydantic round trip per
+        frame cost more CPU than the audio conversion (bench/load.py, docs/load.md).
+        Without that socket (another SDK version) the public method is used."""
         try:
-            await self._session.send_realtime_input(
-                audio=types.Blob(data=pcm16k, mime_type=INPUT_MIME)
-            )
+            if self._raw is not None:
+                data = base64.b64encode(pcm16k).decode("ascii")
+                await self._raw.send(_AUDIO_PREFIX + data + _AUDIO_SUFFIX)
+            else:
+                await self._session.send_realtime_input(
+                    audio=types.Blob(data=pcm16k, mime_type=INPUT_MIME)
+                )
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
 
@@ -280,10 +298,16 @@ def vertex_credentials(settings: Settings) -> google.auth.credentials.Credential
 
 def make_client(settings: Settings) -> genai.Client:
     ctx = _ssl_context(settings)
+    # No permessage-deflate on the live socket: base64 audio barely compresses and
+    # deflating every frame cost more CPU than converting it (measured by bench.load).
+    # The SDK passes these arguments on to websockets' connect().
+    socket_args: dict[str, Any] = {"compression": None}
+    if ctx is not None:
+        socket_args["ssl"] = ctx
     options = types.HttpOptions(
         api_version=settings.api_version,
         base_url=settings.gemini_base_url,
-        async_client_args={"ssl": ctx} if ctx else None,
+        async_client_args=socket_args,
     )
     api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
     if not settings.vertex:

@@ -69,6 +69,9 @@ class StandInConnection:
     texts: list[str] = field(default_factory=list)
     sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     audio_frames: int = 0
+    keep_audio: bool = True  # False: count audio and time its arrival, keep no bytes
+    audio_times: list[float] = field(default_factory=list)
+    audio_bytes: int = 0
     tool_responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> response
     bad_mime: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -95,7 +98,7 @@ class StandInConnection:
 
     @property
     def audio_ms(self) -> float:
-        return len(self.audio) / 32  # 16 kHz, 2 bytes per sample
+        return self.audio_bytes / 32  # 16 kHz, 2 bytes per sample
 
     # sending
 
@@ -197,7 +200,8 @@ class StandInConnection:
         return self.texts[0]
 
     def _record(self, message: dict[str, Any]) -> None:
-        self.received.append(message)
+        if self.keep_audio:  # a load benchmark keeps counts and times only
+            self.received.append(message)
         realtime = _pick(message, "realtimeInput")
         if isinstance(realtime, dict):
             audio = realtime.get("audio")
@@ -207,8 +211,13 @@ class StandInConnection:
                     self.bad_mime.append(str(mime))
                 # The SDK sends URL-safe base64; the service accepts either alphabet.
                 data = str(audio["data"]).replace("-", "+").replace("_", "/")
-                self.audio += base64.b64decode(data, validate=True)
+                decoded = base64.b64decode(data, validate=True)
                 self.audio_frames += 1
+                self.audio_bytes += len(decoded)
+                if self.keep_audio:
+                    self.audio += decoded
+                else:
+                    self.audio_times.append(time.monotonic())
             text = realtime.get("text")
             if isinstance(text, str):
                 self.texts.append(text)
@@ -248,6 +257,7 @@ class GeminiStandIn:
         self.api_key = api_key
         # Connection indices that fail during setup (closed before setupComplete).
         self.fail_setup: set[int] | Callable[[int], bool] = set()
+        self.keep_audio = True
         # Vertex AI: which bearer tokens are valid (e.g. those a token endpoint issued).
         self.bearer_ok: Callable[[str], bool] = lambda token: False
         self.connections: list[StandInConnection] = []
@@ -295,7 +305,9 @@ class GeminiStandIn:
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         headers = dict(ws.request.headers.raw_items())
-        conn = StandInConnection(ws, ws.request.path, headers, index=len(self.connections))
+        conn = StandInConnection(
+            ws, ws.request.path, headers, index=len(self.connections), keep_audio=self.keep_audio
+        )
         self.connections.append(conn)
         try:
             first = json.loads(await ws.recv())
