@@ -26,7 +26,6 @@ import gc
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,21 +39,13 @@ import websockets
 
 from app.audio import pcm16_to_ulaw
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
-from tests.support.server import AUTH_TOKEN, PUBLIC_URL
+from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, standin_env
 from tests.support.signals import to_pcm16
 from tests.support.twilio_client import STREAM, TwilioClient, build_capture
 
-ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPLY = to_pcm16(np.sin(np.arange(24000) * 2 * np.pi * 300 / 24000) * 6000)  # 1 s
 CHUNK = 48 * 40  # 40 ms at 24 kHz, in bytes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -273,17 +264,9 @@ async def main(levels: list[int], seconds: float, soak_minutes: float) -> None:
         standin.keep_audio = False
         async with standin:
             port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TWILIO_"))}
-            env.update(
-                PYTHONPATH=str(ROOT),
-                HOST="127.0.0.1",
-                PORT=str(port),
-                GEMINI_API_KEY=standin.api_key,
-                GEMINI_BASE_URL=standin.base_url,
-                SSL_CERT_FILE=str(standin.ca_file),
-                TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-                PUBLIC_URL=PUBLIC_URL,
-                GREETING="",
+            env = standin_env(
+                standin,
+                port,
                 LOG_LEVEL="warning",
                 MAX_CONCURRENT_CALLS="1000",
                 MAX_MESSAGES_PER_SECOND="100000",

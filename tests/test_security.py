@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -29,7 +27,14 @@ from app import twilio_wire as wire
 from app.audio import ulaw_to_pcm16
 from tests.hostile import hostile_frames
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection, idle
-from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_app, settings_for
+from tests.support.server import (
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    free_port,
+    serve_app,
+    settings_for,
+    standin_env,
+)
 from tests.support.signals import best_lag, from_pcm16, snr_db
 from tests.support.twilio_client import TwilioClient, capture_ulaw
 from tests.test_call_e2e import QUESTION, REPLY, answer_question
@@ -250,32 +255,11 @@ async def test_hostile_streams_do_not_disturb_a_normal_call(
 # the process as operators run it: draining on SIGTERM, and no secret in any log line
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def _start_server(
     standin: GeminiStandIn, tmp_path: Path, **extra: str
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TWILIO_", "GOOGLE_"))
-    }
-    env.update(
-        PYTHONPATH=str(ROOT),
-        HOST="127.0.0.1",
-        PORT=str(port),
-        GEMINI_API_KEY=standin.api_key,
-        GEMINI_BASE_URL=standin.base_url,
-        SSL_CERT_FILE=str(standin.ca_file),
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        PUBLIC_URL=PUBLIC_URL,
-        GREETING="",
-        **extra,
-    )
+    port = free_port()
+    env = standin_env(standin, port, **extra)
     log_path = tmp_path / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,10 +13,8 @@ import pytest
 
 from app.security import SignatureChecker, websocket_url
 from tests.support.gemini_standin import GeminiStandIn
-from tests.support.server import AUTH_TOKEN, serve_app, settings_for
+from tests.support.server import AUTH_TOKEN, free_port, process_env, serve_app, settings_for
 from tests.support.twilio_client import TwilioClient
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_healthz_reports_ready(standin: GeminiStandIn) -> None:
@@ -81,19 +77,10 @@ async def test_unsigned_mode_warns_loudly_and_reports_it(
     assert stream is not None and stream.attrib["url"].startswith("ws://127.0.0.1:")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.parametrize("command", ["uvicorn", "python -m app"])
 async def test_entry_points_serve_the_app(tmp_path: Path, command: str) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TWILIO_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
+    port = free_port()
+    env = process_env(
         GEMINI_API_KEY="k",
         PORT=str(port),
         HOST="127.0.0.1",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -69,3 +71,37 @@ async def serve_asgi(app: Starlette) -> AsyncIterator[RunningServer]:
         server.should_exit = True
         await task
         sock.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def process_env(**values: str) -> dict[str, str]:
+    """The environment for a `python -m app` process: ours, minus any real credentials."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "TWILIO_", "GOOGLE_"))
+    }
+    env.update(PYTHONPATH=str(ROOT), **values)
+    return env
+
+
+def standin_env(standin: GeminiStandIn, port: int, **values: str) -> dict[str, str]:
+    """A `python -m app` process on ``port`` talking to ``standin``, signatures on."""
+    return process_env(
+        HOST="127.0.0.1",
+        PORT=str(port),
+        GEMINI_API_KEY=standin.api_key,
+        GEMINI_BASE_URL=standin.base_url,
+        SSL_CERT_FILE=str(standin.ca_file),
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        PUBLIC_URL=PUBLIC_URL,
+        GREETING="",
+        **values,
+    )
