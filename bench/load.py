@@ -257,7 +257,33 @@ async def soak(minutes: float, pace: float, standin: GeminiStandIn, server: str,
     )
 
 
-async def main(levels: list[int], seconds: float, soak_minutes: float) -> None:
+def server_command(kind: str, port: int) -> list[str]:
+    """``app`` (python -m app), or ``LOOP/WS`` for uvicorn with that event loop and
+    WebSocket implementation (to compare the choices; same app, same limits)."""
+    if kind == "app":
+        return [sys.executable, "-m", "app"]
+    loop, ws = kind.split("/")
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--port",
+        str(port),
+        "--loop",
+        loop,
+        "--ws",
+        ws,
+        "--ws-max-size",
+        "65536",
+        "--ws-per-message-deflate",
+        "false",
+        "--log-level",
+        "warning",
+    ]
+
+
+async def main(levels: list[int], seconds: float, soak_minutes: float, server_kind: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         replies = Replies()
         standin = GeminiStandIn(Path(tmp), scenario_for(replies))
@@ -271,7 +297,7 @@ async def main(levels: list[int], seconds: float, soak_minutes: float) -> None:
                 MAX_CONCURRENT_CALLS="1000",
                 MAX_MESSAGES_PER_SECOND="100000",
             )  # the soak sends 30x real time
-            process = subprocess.Popen([sys.executable, "-m", "app"], cwd=tmp, env=env)
+            process = subprocess.Popen(server_command(server_kind, port), cwd=tmp, env=env)
             server = f"http://127.0.0.1:{port}"
             try:
                 async with httpx.AsyncClient() as http:
@@ -283,6 +309,7 @@ async def main(levels: list[int], seconds: float, soak_minutes: float) -> None:
                             await asyncio.sleep(0.1)
                 idle_rss = proc_rss_mib(process.pid)
                 print(
+                    f"server: {' '.join(server_command(server_kind, port)[1:])}\n"
                     f"server idle RSS {idle_rss:.1f} MiB; {seconds:g} s measured per level; "
                     f"stream {STREAM[:6]}…; load generator and stand-in share the machine\n"
                 )
@@ -323,6 +350,9 @@ def run() -> None:
     parser.add_argument("--calls", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument(
+        "--server", default="app", help="app, or LOOP/WS for uvicorn, e.g. asyncio/wsproto"
+    )
+    parser.add_argument(
         "--soak-minutes",
         type=float,
         default=30.0,
@@ -335,7 +365,7 @@ def run() -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(args.calls, args.seconds, args.soak_minutes))
+    asyncio.run(main(args.calls, args.seconds, args.soak_minutes, args.server))
 
 
 if __name__ == "__main__":
