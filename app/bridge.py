@@ -38,7 +38,15 @@ from app.ledger import PlaybackLedger
 from app.limits import TokenBucket
 from app.link import AgentLink, LinkPolicy, LinkStats, SessionSwitched
 from app.onset import OnsetDetector, level_dbfs
-from app.ports import AgentConnector, CallControl, CallControlError, MediaSocket, SocketClosed
+from app.ports import (
+    AgentConnector,
+    CallControl,
+    CallControlError,
+    CallObserver,
+    MediaSocket,
+    NoObserver,
+    SocketClosed,
+)
 from app.toolcalls import Builtin, ToolCalls
 from app.tools import END_CALL, TRANSFER_CALL, Tool
 from app.twiml import transfer_twiml
@@ -149,6 +157,7 @@ class CallBridge:
         connector: AgentConnector,
         options: BridgeOptions,
         control: CallControl | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self._socket = socket
         self._connector = connector
@@ -178,6 +187,8 @@ class CallBridge:
         self._turns_done_at_ending = 0
         self._transfer_to: tuple[str, str] | None = None  # (target name, number)
         self._control = control
+        self._observer: CallObserver = observer or NoObserver()
+        self._caller_spoke_at: float | None = None  # last caller speech since the agent spoke
         builtins: dict[str, Builtin] = {END_CALL: self._end_call_tool}
         if options.transfer_targets:
             builtins[TRANSFER_CALL] = self._transfer_tool
@@ -214,7 +225,13 @@ class CallBridge:
             refusal = self._options.admit(self.start) if self._options.admit else None
             if refusal is not None:
                 raise _CallOver(refusal, Outcome.REFUSED)
-            outcome, reason = await self._converse()
+            self._observer.call_started()
+            try:
+                outcome, reason = await self._converse()
+            except AgentSessionError as error:
+                self._observer.call_ended(Outcome.AGENT_FAILED.value)
+                raise error
+            self._observer.call_ended(outcome.value)
         except TimeoutError:
             outcome, reason = Outcome.NO_START, "no start message in time"
         except _CallOver as over:
@@ -329,7 +346,7 @@ class CallBridge:
                 if self._onset is not None:
                     await self._watch_for_onset(event.payload)
                 if is_speech(pcm):
-                    self._last_speech = time.monotonic()
+                    self._last_speech = self._caller_spoke_at = time.monotonic()
                     self._idle_prompted = False
                 await self.link.send_audio(pcm)
             elif isinstance(event, wire.Mark):
@@ -359,6 +376,7 @@ class CallBridge:
                 event.text
             )
         elif isinstance(event, SessionSwitched):
+            self._observer.session_switched(event.reason)
             if self._speaking:
                 # The reply was cut by the loss; what was sent still plays. End the turn
                 # so the next reply starts clean and the ledger stays per turn.
@@ -378,7 +396,8 @@ class CallBridge:
         elif isinstance(event, (ResumptionHandle, GoAway)):
             pass  # the link acts on these
         elif isinstance(event, Usage):
-            self.stats.tokens = max(self.stats.tokens, event.total_tokens)
+            self._observer.tokens(event.total_tokens)
+            self.stats.tokens += event.total_tokens
 
     async def _send_ulaw(self, ulaw: bytes) -> None:
         if not ulaw:
@@ -417,6 +436,9 @@ class CallBridge:
         if self._muted:
             return  # the caller took the floor; the rest of this reply is dropped
         if not self._speaking:
+            if self._caller_spoke_at is not None:
+                self._observer.turn_latency(time.monotonic() - self._caller_spoke_at)
+                self._caller_spoke_at = None
             self._speaking = True
             self._turn += 1
             self.stats.agent_turns += 1
@@ -430,7 +452,9 @@ class CallBridge:
             self.stats.interruptions += 1
             return
         # clear first: every ms spent before it is heard by the caller
+        received = time.monotonic()
         await self._socket.send(wire.clear_message(self.stream_sid))
+        self._observer.interrupt_to_clear(time.monotonic() - received)
         self._outbound.reset()
         self._speaking = False
         playback = self.ledger.cleared(self._turn)

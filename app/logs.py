@@ -8,6 +8,7 @@ LOG_LEVEL=debug, because their debug lines carry headers and payloads.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -41,11 +42,32 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a call's lines carry ``call_sid`` and ``stream_sid``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in ("call_sid", "stream_sid"):
+            value = getattr(record, key, None)
+            if value and value != "-":
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     redactor = RedactingFilter(settings.secret_values())
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
+        if settings.log_format == "json":
+            handler.setFormatter(JsonFormatter())
     if settings.log_level == "debug":
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)

@@ -62,3 +62,41 @@ class CallControl(Protocol):
     async def redirect(self, call_sid: str, twiml: str) -> None: ...
 
     async def hangup(self, call_sid: str) -> None: ...
+
+
+class CallObserver(Protocol):
+    """What a call reports for metrics. Every method must be cheap and never raise."""
+
+    def call_started(self) -> None: ...
+
+    def call_ended(self, outcome: str) -> None: ...
+
+    def turn_latency(self, seconds: float) -> None: ...
+
+    def interrupt_to_clear(self, seconds: float) -> None: ...
+
+    def session_switched(self, reason: str) -> None: ...
+
+    def tokens(self, count: int) -> None: ...
+
+
+class NoObserver:
+    """The default: report nothing."""
+
+    def call_started(self) -> None:
+        pass
+
+    def call_ended(self, outcome: str) -> None:
+        pass
+
+    def turn_latency(self, seconds: float) -> None:
+        pass
+
+    def interrupt_to_clear(self, seconds: float) -> None:
+        pass
+
+    def session_switched(self, reason: str) -> None:
+        pass
+
+    def tokens(self, count: int) -> None:
+        pass

@@ -24,6 +24,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app import twiml
 from app.bridge import BridgeOptions, CallBridge
 from app.link import LinkPolicy
+from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from app.metrics import PrometheusMetrics
 from app.outbound import (
     CALL_STATUS_PATH,
     OutboundNotConfigured,
@@ -145,6 +147,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
     )
     rest = rest_client(settings)
+    metrics = PrometheusMetrics()
     if connector is None:
         from app.gemini import GeminiConnector
 
@@ -260,7 +263,9 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
             return
         await websocket.accept()
-        bridge = CallBridge(StarletteMediaSocket(websocket), state["connector"], options, rest)
+        bridge = CallBridge(
+            StarletteMediaSocket(websocket), state["connector"], options, rest, metrics
+        )
         board.started(bridge)
         summary = None
         try:
@@ -350,6 +355,11 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             supplied.removeprefix("Bearer ").encode(), expected.get_secret_value().encode()
         )
 
+    async def metrics_page(request: Request) -> Response:
+        if settings.operator_token is not None and not operator_ok(request):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
     async def healthz(request: Request) -> Response:
         body: dict[str, object] = {
             "status": "draining" if board.draining else "ok",
@@ -377,9 +387,11 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
                 methods=["POST"],
             ),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
             WebSocketRoute(STREAM_PATH, media_stream),
         ],
         lifespan=lifespan,
     )
     app.state.board = board
+    app.state.metrics = metrics
     return app
