@@ -43,6 +43,7 @@ from app.ports import (
     CallControl,
     CallControlError,
     CallObserver,
+    CallRecorder,
     MediaSocket,
     NoObserver,
     SocketClosed,
@@ -158,6 +159,7 @@ class CallBridge:
         options: BridgeOptions,
         control: CallControl | None = None,
         observer: CallObserver | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self._socket = socket
         self._connector = connector
@@ -188,6 +190,7 @@ class CallBridge:
         self._transfer_to: tuple[str, str] | None = None  # (target name, number)
         self._control = control
         self._observer: CallObserver = observer or NoObserver()
+        self._recorder = recorder
         self._caller_spoke_at: float | None = None  # last caller speech since the agent spoke
         builtins: dict[str, Builtin] = {END_CALL: self._end_call_tool}
         if options.transfer_targets:
@@ -226,6 +229,17 @@ class CallBridge:
             if refusal is not None:
                 raise _CallOver(refusal, Outcome.REFUSED)
             self._observer.call_started()
+            if self._recorder is not None:
+                params = self.start.custom_parameters
+                self._recorder.call_started(
+                    self.call_sid,
+                    {
+                        "stream_sid": self.stream_sid,
+                        "caller": params.get("from"),
+                        "called": params.get("to"),
+                        "direction": params.get("direction", "inbound"),
+                    },
+                )
             try:
                 outcome, reason = await self._converse()
             except AgentSessionError as error:
@@ -249,6 +263,20 @@ class CallBridge:
             turns=self._transcript,
             link=self.link.stats,
         )
+        if self._recorder is not None and self.call_sid and outcome is not Outcome.REFUSED:
+            self._recorder.call_ended(
+                self.call_sid,
+                {
+                    "duration_s": summary.duration_s,
+                    "outcome": outcome.value,
+                    "reason": reason,
+                    "reconnects": self.link.stats.reconnects,
+                    "switches": self.link.stats.switches,
+                    "tokens": self.stats.tokens,
+                    "interruptions": self.stats.interruptions,
+                    "tool_calls": self.tools.completed + self.tools.failed,
+                },
+            )
         level = logging.ERROR if outcome is Outcome.AGENT_FAILED else logging.INFO
         self.log.log(
             level,
@@ -615,12 +643,12 @@ class CallBridge:
         self._caller_text.clear()
         if text:
             self.log.info("caller said: %r", text)
-            self._transcript.append({"speaker": "caller", "text": text})
+            self._keep_turn({"speaker": "caller", "text": text})
 
     def _record_agent_turn(self, text: str, *, interrupted: bool) -> None:
         self._agent_text.clear()
         playback = self.ledger.turn(self._turn)
-        self._transcript.append(
+        self._keep_turn(
             {
                 "speaker": "agent",
                 "turn": self._turn,
@@ -630,3 +658,8 @@ class CallBridge:
                 "heard_ms": playback.heard_ms,
             }
         )
+
+    def _keep_turn(self, entry: dict[str, Any]) -> None:
+        self._transcript.append(entry)
+        if self._recorder is not None:
+            self._recorder.turn(self.call_sid, entry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 
 from app.outbound import (
     CALL_STATUS_PATH,
@@ -13,6 +14,7 @@ from app.outbound import (
     place_call,
     require_rest,
 )
+from app.records import CallRecords, format_call
 from app.settings import Settings
 from app.twilio_rest import TwilioRestError
 from app.web import declared_tools
@@ -29,6 +31,9 @@ def parser() -> argparse.ArgumentParser:
         "configure-number", help="point a Twilio number's voice webhook and status callback here"
     )
     configure.add_argument("number", help="one of your Twilio numbers, E.164")
+    calls = commands.add_parser("calls", help="show call records")
+    calls.add_argument("call_sid", nargs="?", help="one call, with its transcript")
+    calls.add_argument("--last", type=int, default=20, help="how many recent calls")
     return root
 
 
@@ -36,6 +41,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "check":
         print(describe(settings))
         return 0
+    if args.command == "calls":
+        return show_calls(settings, args.call_sid, args.last)
     return asyncio.run(_rest_command(args, settings))
 
 
@@ -92,3 +99,24 @@ def describe(settings: Settings) -> str:
         f"{settings.max_call_seconds:g} s each",
     ]
     return "\n".join(lines)
+
+
+def show_calls(settings: Settings, call_sid: str | None, last: int) -> int:
+    path = Path(settings.call_records_path) if settings.call_records_path else None
+    if path is None or not path.exists():
+        print(f"no call records at {settings.call_records_path or '(CALL_RECORDS_PATH is empty)'}")
+        return 1
+    records = CallRecords(path)
+    try:
+        if call_sid:
+            record = records.get(call_sid)
+            if record is None:
+                print(f"no record of call {call_sid}")
+                return 1
+            print(format_call(record, with_turns=True))
+        else:
+            for record in records.recent(last):
+                print(format_call(record, with_turns=False))
+        return 0
+    finally:
+        records.close()

@@ -100,3 +100,13 @@ class NoObserver:
 
     def tokens(self, count: int) -> None:
         pass
+
+
+class CallRecorder(Protocol):
+    """Where a call's record goes, written as the call goes."""
+
+    def call_started(self, call_sid: str, fields: dict[str, Any]) -> None: ...
+
+    def turn(self, call_sid: str, entry: dict[str, Any]) -> None: ...
+
+    def call_ended(self, call_sid: str, fields: dict[str, Any]) -> None: ...

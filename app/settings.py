@@ -134,6 +134,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+    call_records_path: str = "calls.sqlite3"
 
     @field_validator("*", mode="before")
     @classmethod

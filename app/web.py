@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +35,7 @@ from app.outbound import (
     rest_client,
 )
 from app.ports import AgentConnector, SocketClosed
+from app.records import CallRecords
 from app.security import SignatureChecker, websocket_url
 from app.settings import Settings
 from app.stream_token import StreamTokens
@@ -148,6 +150,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
     )
     rest = rest_client(settings)
     metrics = PrometheusMetrics()
+    records = CallRecords(Path(settings.call_records_path)) if settings.call_records_path else None
     if connector is None:
         from app.gemini import GeminiConnector
 
@@ -170,6 +173,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         yield
         if rest is not None:
             await rest.aclose()
+        if records is not None:
+            records.close()
 
     def public_base(request: Request | WebSocket) -> str:
         if settings.public_base:
@@ -264,7 +269,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             return
         await websocket.accept()
         bridge = CallBridge(
-            StarletteMediaSocket(websocket), state["connector"], options, rest, metrics
+            StarletteMediaSocket(websocket), state["connector"], options, rest, metrics, records
         )
         board.started(bridge)
         summary = None
@@ -355,6 +360,20 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             supplied.removeprefix("Bearer ").encode(), expected.get_secret_value().encode()
         )
 
+    async def list_calls(request: Request) -> Response:
+        if not operator_ok(request):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        if records is None:
+            return JSONResponse({"error": "call records are off (CALL_RECORDS_PATH)"}, 404)
+        call_sid = request.path_params.get("call_sid")
+        if call_sid is None:
+            last = min(int(request.query_params.get("last", "50") or 50), 1000)
+            return JSONResponse({"calls": records.recent(last)})
+        record = records.get(call_sid)
+        if record is None:
+            return JSONResponse({"error": f"no record of call {call_sid}"}, status_code=404)
+        return JSONResponse(record)
+
     async def metrics_page(request: Request) -> Response:
         if settings.operator_token is not None and not operator_ok(request):
             return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
@@ -381,6 +400,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             Route(STREAM_STATUS_PATH, stream_status, methods=["POST"]),
             Route(CALL_STATUS_PATH, call_status, methods=["POST"]),
             Route("/calls", create_call, methods=["POST"]),
+            Route("/calls", list_calls, methods=["GET"]),
+            Route("/calls/{call_sid}", list_calls, methods=["GET"]),
             Route(
                 "/calls/{call_sid}/{action:str}",
                 control_call,

@@ -31,6 +31,7 @@ def settings_for(standin: GeminiStandIn, **overrides: Any) -> Settings:
         "public_url": PUBLIC_URL,
         "greeting": "",
         "gemini_connect_timeout_s": 5.0,
+        "call_records_path": "",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,94 @@
+"""Call records: written as the call goes, cut at what the caller heard, shown by
+`GET /calls` and `python -m app calls`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from app.records import CallRecords, heard_text
+from tests.support.gemini_standin import GeminiStandIn, StandInConnection
+from tests.support.server import ROOT, process_env, serve_app, settings_for
+from tests.test_call_e2e import BARGE_IN, CALL_SID, REPLY, start_call
+
+AUTH = {"Authorization": "Bearer rec-token-1"}
+
+
+def test_heard_text_cuts_at_a_word_boundary() -> None:
+    text = "Sure, the store opens at nine in the morning."
+    assert heard_text(text, 1000, 1000) == text
+    assert heard_text(text, 500, 1000) == "Sure, the store opens…"
+    assert heard_text(text, 0, 1000) == ""
+
+
+async def test_records_follow_the_call_and_are_served(
+    standin: GeminiStandIn, tmp_path: Path
+) -> None:
+    path = tmp_path / "calls.sqlite3"
+    seen_mid_call: dict[str, object] = {}
+
+    async def scenario(conn: StandInConnection) -> None:
+        await conn.wait_audio_ms(200)
+        # Gemini streams the transcription alongside the audio.
+        await conn.transcript("agent", "Sure, the store opens at nine in the morning, and")
+        await conn.transcript("agent", " it closes at six in the evening on weekdays.")
+        await conn.send_audio(REPLY * 2, realtime=2.0)  # 6 s reply, faster than real time
+
+    async def barge(conn: StandInConnection) -> None:
+        speaking = asyncio.create_task(scenario(conn))
+        await conn.wait_audio_ms(1500 + 300)
+        await conn.interrupted()
+        speaking.cancel()
+        await conn.transcript("caller", "Wait, sorry, I have another question.")
+        await conn.turn_complete()
+
+    standin.scenario = barge
+    settings = settings_for(standin, call_records_path=str(path), operator_token="rec-token-1")
+    async with serve_app(settings) as server, httpx.AsyncClient() as http:
+        _, stream = await start_call(server)
+        await stream.replay(BARGE_IN, stop=False)
+        await stream.wait_for(lambda: bool(stream.clears))
+        await asyncio.sleep(0.3)
+        seen_mid_call.update(CallRecords(path).get(CALL_SID) or {})
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+        listed = await http.get(server.base + "/calls", headers=AUTH)
+        one = await http.get(server.base + f"/calls/{CALL_SID}", headers=AUTH)
+        assert (await http.get(server.base + "/calls")).status_code == 401
+        assert (await http.get(server.base + "/calls/CA0", headers=AUTH)).status_code == 404
+
+    assert seen_mid_call["outcome"] is None  # the row existed while the call ran
+    assert listed.json()["calls"][0]["call_sid"] == CALL_SID
+    record = one.json()
+    assert record["outcome"] == "completed" and record["caller"] == "+15550100001"
+    assert record["interruptions"] == 1 and record["duration_s"] > 1
+    agent = next(t for t in record["turns"] if t["speaker"] == "agent")
+    assert agent["interrupted"] == 1 and 0 < agent["heard_ms"] < agent["sent_ms"]
+    assert agent["heard_text"].endswith("…") and len(agent["heard_text"]) < len(agent["text"])
+
+    env = process_env(
+        GEMINI_API_KEY="k", ALLOW_UNSIGNED_REQUESTS="true", CALL_RECORDS_PATH=str(path)
+    )
+    listing = subprocess.run(
+        [sys.executable, "-m", "app", "calls", "--last", "5"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listing.returncode == 0 and CALL_SID in listing.stdout and "completed" in listing.stdout
+    detail = subprocess.run(
+        [sys.executable, "-m", "app", "calls", CALL_SID],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "agent (interrupted):" in detail.stdout
+    assert ROOT.exists()
