@@ -62,7 +62,8 @@ class Settings(BaseSettings):
         env_file=".env", extra="ignore", populate_by_name=True, frozen=True
     )
 
-    # Gemini Live
+    # Gemini Live (or AGENT=echo: repeat the caller, no Gemini needed)
+    agent: Literal["gemini", "echo"] = "gemini"
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")
     )
@@ -257,15 +258,18 @@ class Settings(BaseSettings):
 def backend_problems(settings: Settings) -> list[str]:
     """The Developer API needs a key; Vertex AI needs a project (or an express-mode key)
     and, when a credentials file is named, a readable one."""
-    problems = []
+    problems: list[str] = []
     key = settings.gemini_api_key
     has_key = key is not None and bool(key.get_secret_value().strip())
+    if settings.agent == "echo":
+        return problems  # the self-test needs no model
     if not settings.vertex:
         if not has_key:
             problems.append(
                 "GEMINI_API_KEY is not set: create a key in Google AI Studio and set"
-                " GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or in .env, or use"
-                " Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true and GOOGLE_CLOUD_PROJECT."
+                " GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment or in .env (or use"
+                " Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true and GOOGLE_CLOUD_PROJECT),"
+                " or set AGENT=echo to test the telephony side without Gemini."
             )
         return problems
     if not settings.google_cloud_project and not has_key:

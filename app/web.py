@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app import twiml
 from app.bridge import BridgeOptions, CallBridge
+from app.echo import EchoConnector
 from app.link import LinkPolicy
 from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from app.metrics import PrometheusMetrics
@@ -151,7 +152,9 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
     rest = rest_client(settings)
     metrics = PrometheusMetrics()
     records = CallRecords(Path(settings.call_records_path)) if settings.call_records_path else None
-    if connector is None:
+    if connector is None and settings.agent == "echo":
+        connector = EchoConnector()
+    elif connector is None:
         from app.gemini import GeminiConnector
 
         connector = GeminiConnector(settings, tools)  # checks credentials now, not mid-call
@@ -163,8 +166,10 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             log.warning(UNSIGNED_WARNING)
         log.info(
             "ready: %s model %s, up to %d calls, signatures %s",
-            "Vertex AI" if settings.vertex else "Gemini Developer API",
-            settings.model,
+            "ECHO MODE (no Gemini):"
+            if settings.agent == "echo"
+            else ("Vertex AI" if settings.vertex else "Gemini Developer API"),
+            "-" if settings.agent == "echo" else settings.model,
             settings.max_concurrent_calls,
             "checked" if checker else "NOT CHECKED",
         )

@@ -13,6 +13,7 @@ import re
 import time
 import wave
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import scipy.signal
@@ -22,7 +23,14 @@ from app.audio import ulaw_to_pcm16
 from app.bridge import CALL_TASKS
 from tests.conftest import FIXTURES
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
-from tests.support.server import AUTH_TOKEN, PUBLIC_URL, RunningServer, serve_app, settings_for
+from tests.support.server import (
+    AUTH_TOKEN,
+    PUBLIC_URL,
+    RunningServer,
+    serve_app,
+    serve_asgi,
+    settings_for,
+)
 from tests.support.signals import best_lag, from_pcm16, normalised_correlation, snr_db
 from tests.support.twilio_client import MediaStream, TwilioClient, capture_ulaw, load_capture
 
@@ -339,3 +347,32 @@ async def test_fast_barge_in_clears_before_gemini_reports_the_interruption(
     assert not [m for t, m in stream.received if t > clear_at and m["event"] == "media"]
     assert summary.stats.fast_barge_ins == 1
     assert "fast barge-in: caller speech detected" in caplog.text
+
+
+async def test_echo_mode_repeats_the_caller_without_gemini(tmp_path: Path) -> None:
+    from app.settings import load_settings
+    from app.web import create_app
+
+    settings = load_settings(
+        _env_file=None,
+        agent="echo",
+        twilio_auth_token=AUTH_TOKEN,
+        public_url=PUBLIC_URL,
+        call_records_path="",
+    )
+    assert settings.gemini_api_key is None
+    async with serve_asgi(create_app(settings)) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION, stop=False)
+        caller = capture_ulaw(QUESTION)
+        speech_bytes = sum(1 for b in caller if b not in (0xFF, 0x7F)) // 2
+        await stream.wait_for(lambda: len(stream.media_received) >= speech_bytes, timeout=15)
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+    echoed = from_pcm16(ulaw_to_pcm16(bytes(stream.media_received)))
+    original = from_pcm16(ulaw_to_pcm16(caller))
+    lag = best_lag(echoed, original, 8000)  # the echo starts wherever the speech does
+    segment = original[lag : lag + len(echoed)] if lag > 0 else original[: len(echoed)]
+    correlation = normalised_correlation(segment, echoed[: len(segment)])
+    print(f"\n[e2e] echo mode: {len(echoed) / 8000:.2f} s echoed, correlation {correlation:.3f}")
+    assert correlation >= 0.9

@@ -26,6 +26,7 @@ def load(**values: Any) -> Any:
     ("values", "message"),
     [
         ({"gemini_api_key": ""}, "GEMINI_API_KEY is not set"),
+        ({"gemini_api_key": ""}, "or set AGENT=echo"),
         ({"allow_unsigned_requests": False}, "TWILIO_AUTH_TOKEN is not set"),
         ({"temperature": 3}, "TEMPERATURE"),
         ({"vad_start_sensitivity": "MEDIUM"}, "VAD_START_SENSITIVITY"),
