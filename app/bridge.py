@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,7 @@ from app.ports import (
     NoObserver,
     SocketClosed,
 )
+from app.recording import StereoRecording
 from app.toolcalls import Builtin, ToolCalls
 from app.tools import END_CALL, TRANSFER_CALL, Tool
 from app.twiml import transfer_twiml
@@ -128,6 +130,7 @@ class BridgeOptions:
     # Told about a transfer before the stream closes, so the <Connect action> can dial.
     on_transfer: Callable[[str, str], None] | None = None
     fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
+    recordings_dir: Path | None = None  # a stereo WAV per call (caller left, agent right)
     log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
 
 
@@ -191,6 +194,7 @@ class CallBridge:
         self._control = control
         self._observer: CallObserver = observer or NoObserver()
         self._recorder = recorder
+        self._recording: StereoRecording | None = None
         self._caller_spoke_at: float | None = None  # last caller speech since the agent spoke
         builtins: dict[str, Builtin] = {END_CALL: self._end_call_tool}
         if options.transfer_targets:
@@ -229,6 +233,10 @@ class CallBridge:
             if refusal is not None:
                 raise _CallOver(refusal, Outcome.REFUSED)
             self._observer.call_started()
+            if self._options.recordings_dir is not None:
+                self._recording = StereoRecording(
+                    self._options.recordings_dir / f"{self.call_sid or self.stream_sid}.wav"
+                )
             if self._recorder is not None:
                 params = self.start.custom_parameters
                 self._recorder.call_started(
@@ -277,6 +285,9 @@ class CallBridge:
                     "tool_calls": self.tools.completed + self.tools.failed,
                 },
             )
+        if self._recording is not None:
+            self._recording.close()
+            self.log.info("recording: %s (%.1f s)", self._recording.path, self._recording.seconds)
         level = logging.ERROR if outcome is Outcome.AGENT_FAILED else logging.INFO
         self.log.log(
             level,
@@ -371,6 +382,8 @@ class CallBridge:
                 self.stats.frames_in += 1
                 self.stats.caller_audio_ms += len(event.payload) / ULAW_BYTES_PER_MS
                 pcm = self._inbound.convert(event.payload)
+                if self._recording is not None:
+                    self._recording.caller(event.payload)
                 if self._onset is not None:
                     await self._watch_for_onset(event.payload)
                 if is_speech(pcm):
@@ -436,6 +449,8 @@ class CallBridge:
             pcm = np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2")
             self._turn_peak_dbfs = max(self._turn_peak_dbfs, level_dbfs(pcm))
         await self._socket.send(wire.media_message(self.stream_sid, ulaw))
+        if self._recording is not None:
+            self._recording.agent(ulaw)
         mark = self.ledger.audio_sent(self._turn, duration_ms)
         await self._socket.send(wire.mark_message(self.stream_sid, mark))
 
@@ -452,6 +467,8 @@ class CallBridge:
         await self._socket.send(wire.clear_message(self.stream_sid))
         self._outbound.reset()
         self._muted = True
+        if self._recording is not None:
+            self._recording.clear()
         self.stats.fast_barge_ins += 1
         playback = self.ledger.cleared(self._turn)
         self.log.info(
@@ -483,6 +500,8 @@ class CallBridge:
         received = time.monotonic()
         await self._socket.send(wire.clear_message(self.stream_sid))
         self._observer.interrupt_to_clear(time.monotonic() - received)
+        if self._recording is not None:
+            self._recording.clear()
         self._outbound.reset()
         self._speaking = False
         playback = self.ledger.cleared(self._turn)

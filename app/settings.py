@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     call_records_path: str = "calls.sqlite3"
+    recordings_dir: str = ""
 
     @field_validator("*", mode="before")
     @classmethod

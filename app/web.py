@@ -113,6 +113,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         transfer_targets=settings.transfer_map,
         forward_dtmf=settings.forward_dtmf,
         fast_barge_in=settings.fast_barge_in,
+        recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
         outbound_greeting=settings.outbound_greeting,
     )
 
