@@ -15,6 +15,7 @@ from app.outbound import (
     require_rest,
 )
 from app.records import CallRecords, format_call
+from app.replay import load_capture, replay
 from app.settings import Settings
 from app.twilio_rest import TwilioRestError
 from app.web import declared_tools
@@ -31,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
         "configure-number", help="point a Twilio number's voice webhook and status callback here"
     )
     configure.add_argument("number", help="one of your Twilio numbers, E.164")
+    replay = commands.add_parser("replay", help="drive a captured media stream through the server")
+    replay.add_argument("capture", type=Path, help="media-stream JSON (a list of Twilio frames)")
+    replay.add_argument("--out", type=Path, required=True, help="stereo WAV to write")
+    replay.add_argument("--server", help="a running server's URL; default: start one here")
+    replay.add_argument(
+        "--listen", type=float, default=8.0, help="seconds to keep listening after the capture ends"
+    )
     calls = commands.add_parser("calls", help="show call records")
     calls.add_argument("call_sid", nargs="?", help="one call, with its transcript")
     calls.add_argument("--last", type=int, default=20, help="how many recent calls")
@@ -43,6 +51,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "calls":
         return show_calls(settings, args.call_sid, args.last)
+    if args.command == "replay":
+        frames = load_capture(args.capture)
+        seconds = asyncio.run(replay(settings, frames, args.out, args.server, args.listen))
+        print(f"wrote {args.out}: the caller heard {seconds:.1f} s of agent audio")
+        return 0
     return asyncio.run(_rest_command(args, settings))
 
 
