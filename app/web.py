@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -45,6 +45,9 @@ from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
 from app.twilio_rest import TwilioRestError
 
 log = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+FormHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 STREAM_PATH = "/media-stream"
 CALL_ENDED_PATH = "/call-ended"
@@ -187,6 +190,27 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             return settings.public_base
         return f"{request.url.scheme}://{request.url.netloc}"
 
+    def twilio_signed(handler: FormHandler) -> Endpoint:
+        """A Twilio webhook: 403 unless signed; the handler gets the form."""
+
+        async def endpoint(request: Request) -> Response:
+            form = await signed_form(request)
+            if form is None:
+                return PlainTextResponse("invalid signature", status_code=403)
+            return await handler(request, form)
+
+        return endpoint
+
+    def operator_only(handler: Endpoint) -> Endpoint:
+        """An operator endpoint: 401 without the right bearer token."""
+
+        async def endpoint(request: Request) -> Response:
+            if not operator_ok(request):
+                return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+            return await handler(request)
+
+        return endpoint
+
     async def signed_form(request: Request) -> dict[str, str] | None:
         form = {key: str(value) for key, value in (await request.form()).items()}
         if checker is None:
@@ -201,10 +225,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             return None
         return form
 
-    async def incoming_call(request: Request) -> Response:
-        form = await signed_form(request)
-        if form is None:
-            return PlainTextResponse("invalid signature", status_code=403)
+    async def incoming_call(request: Request, form: dict[str, str]) -> Response:
         base = public_base(request)
         call_sid = form.get("CallSid", "")
         if not board.has_room():
@@ -235,10 +256,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         )
         return Response(body, media_type=TWIML)
 
-    async def stream_status(request: Request) -> Response:
-        form = await signed_form(request)
-        if form is None:
-            return PlainTextResponse("invalid signature", status_code=403)
+    async def stream_status(request: Request, form: dict[str, str]) -> Response:
         event, error = form.get("StreamEvent", "-"), form.get("StreamError", "")
         level = logging.WARNING if event == "stream-error" else logging.INFO
         log.log(
@@ -251,10 +269,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         )
         return Response(status_code=204)
 
-    async def call_ended(request: Request) -> Response:
-        form = await signed_form(request)
-        if form is None:
-            return PlainTextResponse("invalid signature", status_code=403)
+    async def call_ended(request: Request, form: dict[str, str]) -> Response:
         call_sid = form.get("CallSid", "")
         number = board.transfers.pop(call_sid, None)
         if number is not None:
@@ -287,10 +302,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             else:
                 board.finished(bridge, summary)
 
-    async def call_status(request: Request) -> Response:
-        form = await signed_form(request)
-        if form is None:
-            return PlainTextResponse("invalid signature", status_code=403)
+    async def call_status(request: Request, form: dict[str, str]) -> Response:
         log.info(
             "[call %s] Twilio reports the call %s (%s s)",
             form.get("CallSid", "-"),
@@ -300,8 +312,6 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         return Response(status_code=204)
 
     async def create_call(request: Request) -> Response:
-        if not operator_ok(request):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         try:
             body = await request.json()
             to = str(body["to"])
@@ -323,8 +333,6 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
 
     async def control_call(request: Request) -> Response:
         """Steer a call in progress: say, hangup or transfer."""
-        if not operator_ok(request):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         call_sid, action = request.path_params["call_sid"], request.path_params["action"]
         if action not in ("say", "hangup", "transfer"):
             return JSONResponse({"error": "controls are say, hangup and transfer"}, 404)
@@ -367,8 +375,6 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         )
 
     async def list_calls(request: Request) -> Response:
-        if not operator_ok(request):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         if records is None:
             return JSONResponse({"error": "call records are off (CALL_RECORDS_PATH)"}, 404)
         call_sid = request.path_params.get("call_sid")
@@ -381,8 +387,6 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         return JSONResponse(record)
 
     async def metrics_page(request: Request) -> Response:
-        if settings.operator_token is not None and not operator_ok(request):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
         return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     async def healthz(request: Request) -> Response:
@@ -401,20 +405,25 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
 
     app = Starlette(
         routes=[
-            Route("/incoming-call", incoming_call, methods=["POST"]),
-            Route(CALL_ENDED_PATH, call_ended, methods=["POST"]),
-            Route(STREAM_STATUS_PATH, stream_status, methods=["POST"]),
-            Route(CALL_STATUS_PATH, call_status, methods=["POST"]),
-            Route("/calls", create_call, methods=["POST"]),
-            Route("/calls", list_calls, methods=["GET"]),
-            Route("/calls/{call_sid}", list_calls, methods=["GET"]),
+            Route("/incoming-call", twilio_signed(incoming_call), methods=["POST"]),
+            Route(CALL_ENDED_PATH, twilio_signed(call_ended), methods=["POST"]),
+            Route(STREAM_STATUS_PATH, twilio_signed(stream_status), methods=["POST"]),
+            Route(CALL_STATUS_PATH, twilio_signed(call_status), methods=["POST"]),
+            Route("/calls", operator_only(create_call), methods=["POST"]),
+            Route("/calls", operator_only(list_calls), methods=["GET"]),
+            Route("/calls/{call_sid}", operator_only(list_calls), methods=["GET"]),
             Route(
                 "/calls/{call_sid}/{action:str}",
-                control_call,
+                operator_only(control_call),
                 methods=["POST"],
             ),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics_page, methods=["GET"]),
+            # Scraped with the operator token when there is one, openly otherwise.
+            Route(
+                "/metrics",
+                operator_only(metrics_page) if settings.operator_token else metrics_page,
+                methods=["GET"],
+            ),
             WebSocketRoute(STREAM_PATH, media_stream),
         ],
         lifespan=lifespan,
