@@ -425,9 +425,10 @@ class CallBridge:
                 await self._end_turn()
                 self._turns_done -= 1  # not a turn the model completed
             self.log.info(
-                "on a new session (%s) after %.0f ms; resumed with %s",
+                "on a new session (%s) after %.0f ms and %d attempt(s); resumed with %s",
                 event.reason,
                 event.gap_ms,
+                event.attempts,
                 "the latest handle" if event.handle else "no handle (fresh context)",
             )
         elif isinstance(event, ToolCall):

@@ -67,7 +67,7 @@ class SessionSwitched:
 
     reason: str  # "go_away" or "reconnect"
     gap_ms: float  # while caller audio was held back (goAway) or no session existed
-    attempts: int
+    attempts: int  # connection attempts it took (a goAway switch makes one)
     handle: str | None
 
 
@@ -190,7 +190,7 @@ class AgentLink:
         Ends only by raising :class:`AgentSessionError` (not retryable, or retries
         exhausted) or by being closed.
         """
-        stack = await self._connect_with_retry("connect", time.monotonic())
+        stack, _ = await self._connect_with_retry("connect", time.monotonic())
         try:
             while True:
                 assert self._session is not None
@@ -215,11 +215,11 @@ class AgentLink:
                     self._session, self._direct, self._generating = None, False, False
                     self._switch_deadline = None
                     await stack.aclose()
-                    stack = await self._connect_with_retry("reconnect", lost_at)
+                    stack, attempts = await self._connect_with_retry("reconnect", lost_at)
                     self.stats.reconnects += 1
                     gap = 1000 * (time.monotonic() - lost_at)
                     self.stats.gaps_ms.append(gap)
-                    yield SessionSwitched("reconnect", gap, 1, self.handle)
+                    yield SessionSwitched("reconnect", gap, attempts, self.handle)
                 finally:
                     await stream.aclose()
         finally:
@@ -301,8 +301,10 @@ class AgentLink:
         self._session_no += 1
         self._tools_pending.clear()  # calls the old session made cannot be answered now
 
-    async def _connect_with_retry(self, why: str, since: float) -> AsyncExitStack:
-        """Open a session and flush held audio, retrying with backoff; or raise."""
+    async def _connect_with_retry(self, why: str, since: float) -> tuple[AsyncExitStack, int]:
+        """Open a session and flush held audio, retrying with backoff; or raise.
+
+        Returns the session's exit stack and how many attempts it took."""
         attempt = 0
         while True:
             attempt += 1
@@ -317,7 +319,7 @@ class AgentLink:
                     raise
                 if attempt > 1 or why == "reconnect":
                     self._log.info("%s succeeded on attempt %d", why, attempt)
-                return stack
+                return stack, attempt
             except AgentSessionError as error:
                 self.stats.failed_attempts += 1
                 spent = time.monotonic() - since

@@ -194,3 +194,15 @@ async def test_answers_for_a_session_that_is_gone_are_dropped() -> None:
     await collect(link, 2)
     assert not await link.send_tool_response("c1", "lookup", {"result": 1}, None)
     assert first.tool_responses == [] and second.tool_responses == []
+
+
+async def test_a_reconnect_reports_how_many_attempts_it_took() -> None:
+    made: list[FakeSession | Exception] = [
+        FakeSession([AgentSessionError("drop", retryable=True)]),
+        AgentSessionError("still down", code=1011, retryable=True),
+        FakeSession(),
+    ]
+    link = AgentLink(FakeConnector(lambda i: made[i]), FAST, log)
+    [switched] = await collect(link, 1)
+    assert isinstance(switched, SessionSwitched)
+    assert (switched.reason, switched.attempts) == ("reconnect", 2)
