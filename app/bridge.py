@@ -177,6 +177,8 @@ class CallBridge:
         self._caller_text: list[str] = []
         self._agent_text: list[str] = []
         self._transcript: list[dict[str, Any]] = []
+        # Agent turns recorded when they completed, still playing: heard_ms follows marks.
+        self._playing_turns: list[dict[str, Any]] = []
         self._log_ids = {"call_sid": "-", "stream_sid": "-"}
         self.log = _CallLog(log, self._log_ids)
         self.link = AgentLink(connector, options.link, self.log)
@@ -261,6 +263,7 @@ class CallBridge:
             reason = over.reason
         except AgentSessionError as error:
             outcome, reason = Outcome.AGENT_FAILED, error.reason
+        self._settle_heard(call_over=True)
         summary = CallSummary(
             call_sid=self.call_sid,
             stream_sid=self.stream_sid,
@@ -392,6 +395,8 @@ class CallBridge:
                 await self.link.send_audio(pcm)
             elif isinstance(event, wire.Mark):
                 self.ledger.mark_received(event.name)
+                if self._playing_turns:
+                    self._settle_heard(call_over=False)
             elif isinstance(event, wire.Stop):
                 raise _CallOver("caller hung up")
             elif isinstance(event, wire.Dtmf):
@@ -668,18 +673,35 @@ class CallBridge:
     def _record_agent_turn(self, text: str, *, interrupted: bool) -> None:
         self._agent_text.clear()
         playback = self.ledger.turn(self._turn)
-        self._keep_turn(
-            {
-                "speaker": "agent",
-                "turn": self._turn,
-                "text": text,
-                "interrupted": interrupted,
-                "sent_ms": playback.sent_ms,
-                "heard_ms": playback.heard_ms,
-            }
-        )
+        entry = {
+            "speaker": "agent",
+            "turn": self._turn,
+            "text": text,
+            "interrupted": interrupted,
+            "sent_ms": playback.sent_ms,
+            "heard_ms": playback.heard_ms,
+        }
+        self._keep_turn(entry)
+        if not interrupted and playback.heard_ms < playback.sent_ms:
+            self._playing_turns.append(entry)  # a cleared turn's heard_ms is final
+
+    def _settle_heard(self, *, call_over: bool) -> None:
+        """Update turns recorded while still playing, once played (or at the end, as far
+        as they got: a caller who hangs up mid-reply heard only part of it)."""
+        still_playing = []
+        for entry in self._playing_turns:
+            playback = self.ledger.turn(entry["turn"])
+            done = playback.interrupted or playback.heard_ms >= playback.sent_ms
+            if not (done or call_over):
+                still_playing.append(entry)
+                continue
+            entry["heard_ms"] = playback.heard_ms
+            if self._recorder is not None:
+                self._recorder.turn_heard(self.call_sid, entry)
+        self._playing_turns = still_playing
 
     def _keep_turn(self, entry: dict[str, Any]) -> None:
+        entry["seq"] = len(self._transcript) + 1
         self._transcript.append(entry)
         if self._recorder is not None:
             self._recorder.turn(self.call_sid, entry)

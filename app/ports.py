@@ -109,4 +109,7 @@ class CallRecorder(Protocol):
 
     def turn(self, call_sid: str, entry: dict[str, Any]) -> None: ...
 
+    def turn_heard(self, call_sid: str, entry: dict[str, Any]) -> None:
+        """An agent turn recorded before it finished playing: its final ``heard_ms``."""
+
     def call_ended(self, call_sid: str, fields: dict[str, Any]) -> None: ...

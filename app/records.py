@@ -65,7 +65,7 @@ class CallRecords:
         )
 
     def turn(self, call_sid: str, entry: dict[str, Any]) -> None:
-        seq = self._seq.get(call_sid, 0) + 1
+        seq = int(entry.get("seq") or self._seq.get(call_sid, 0) + 1)
         self._seq[call_sid] = seq
         text = str(entry.get("text", ""))
         sent, heard = float(entry.get("sent_ms", 0)), float(entry.get("heard_ms", 0))
@@ -83,6 +83,14 @@ class CallRecords:
                 sent,
                 heard,
             ),
+        )
+
+    def turn_heard(self, call_sid: str, entry: dict[str, Any]) -> None:
+        text = str(entry.get("text", ""))
+        sent, heard = float(entry.get("sent_ms", 0)), float(entry.get("heard_ms", 0))
+        self._db.execute(
+            "UPDATE turns SET heard_ms=?, heard_text=? WHERE call_sid=? AND seq=?",
+            (heard, heard_text(text, heard, sent), call_sid, int(entry["seq"])),
         )
 
     def call_ended(self, call_sid: str, fields: dict[str, Any]) -> None:

@@ -92,3 +92,48 @@ async def test_records_follow_the_call_and_are_served(
     )
     assert "agent (interrupted):" in detail.stdout
     assert ROOT.exists()
+
+
+async def test_completed_replies_are_recorded_as_far_as_they_played(
+    standin: GeminiStandIn, tmp_path: Path
+) -> None:
+    """A reply is recorded when the model completes it, before it has played; the record
+    then follows the marks: all heard once played, cut if the caller hangs up mid-reply."""
+    path = tmp_path / "calls.sqlite3"
+    second = asyncio.Event()
+
+    async def scenario(conn: StandInConnection) -> None:
+        await conn.wait_audio_ms(200)
+        await conn.transcript("agent", "Sure, the store opens at nine in the morning.")
+        await conn.send_audio(REPLY)
+        await conn.turn_complete()
+        await second.wait()
+        await conn.transcript("agent", "We are also open on Sundays, from ten until four.")
+        await conn.send_audio(REPLY * 2)
+        await conn.turn_complete()
+
+    standin.scenario = scenario
+    settings = settings_for(standin, call_records_path=str(path))
+    async with serve_app(settings) as server:
+        _, stream = await start_call(server)
+        await stream.replay(BARGE_IN[:60], stop=False)
+        await stream.wait_for(lambda: len(stream.marks_echoed) == stream.marks_sent > 0)
+        async with asyncio.timeout(5):  # the server has the last mark a moment later
+            while True:
+                first = (CallRecords(path).get(CALL_SID) or {})["turns"][0]
+                if first["heard_ms"] > 0:
+                    break
+                await asyncio.sleep(0.02)
+        second.set()
+        sent_before = stream.marks_sent
+        await stream.wait_for(lambda: stream.marks_sent > sent_before + 10)
+        await asyncio.sleep(1.0)  # a second of the 6 s reply plays, then the caller hangs up
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+
+    turns = (CallRecords(path).get(CALL_SID) or {})["turns"]
+    assert first["heard_ms"] == first["sent_ms"] > 2900 and first["heard_text"] == first["text"]
+    assert turns[0] == first
+    cut = turns[1]
+    assert cut["interrupted"] == 0 and 500 < cut["heard_ms"] < 2500 < cut["sent_ms"]
+    assert cut["heard_text"].endswith("…") and len(cut["heard_text"]) < len(cut["text"])
