@@ -131,6 +131,8 @@ class BridgeOptions:
     on_transfer: Callable[[str, str], None] | None = None
     fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
     recordings_dir: Path | None = None  # a stereo WAV per call (caller left, agent right)
+    # Send transcripts down the media stream (the softphone shows them; never to Twilio).
+    live_transcripts: bool = False
     log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
 
 
@@ -421,6 +423,10 @@ class CallBridge:
             (self._caller_text if event.speaker == "caller" else self._agent_text).append(
                 event.text
             )
+            if self._options.live_transcripts:
+                await self._socket.send(
+                    wire.transcript_message(self.stream_sid, event.speaker, event.text)
+                )
         elif isinstance(event, SessionSwitched):
             self._observer.session_switched(event.reason)
             if self._speaking:
@@ -530,6 +536,8 @@ class CallBridge:
         if self._speaking:
             await self._send_ulaw(self._outbound.flush())
             self._speaking = False
+        if self._options.live_transcripts:
+            await self._socket.send(wire.turn_complete_message(self.stream_sid))
         self._log_caller_text()
         text = "".join(self._agent_text).strip()
         if text:

@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_api_base_url: str | None = None
     operator_token: SecretStr | None = None
+    enable_softphone: bool = False
 
     # Call limits
     max_call_seconds: float = Field(default=3600.0, ge=0)
@@ -204,6 +205,12 @@ class Settings(BaseSettings):
                 problems.append(
                     f"TRANSFER_TARGETS entry {entry!r} must look like name=+15551234567."
                 )
+        if self.enable_softphone and self.operator_token is None and self.validates_signatures:
+            problems.append(
+                "ENABLE_SOFTPHONE=true needs OPERATOR_TOKEN: the softphone page is opened with"
+                " that token (it is open without one only in development, with"
+                " ALLOW_UNSIGNED_REQUESTS=true and no TWILIO_AUTH_TOKEN)."
+            )
         if self.twilio_from_number and not E164.fullmatch(self.twilio_from_number):
             problems.append("TWILIO_FROM_NUMBER must be in E.164 form, like +15551234567.")
         return problems

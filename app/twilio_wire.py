@@ -192,3 +192,21 @@ def mark_message(stream_sid: str, name: str) -> str:
 
 def clear_message(stream_sid: str) -> str:
     return json.dumps({"event": "clear", "streamSid": stream_sid})
+
+
+# The softphone's extensions, never sent to Twilio (which drops calls on unknown events,
+# error 31951): live transcription, and the end of each agent turn.
+
+
+def transcript_message(stream_sid: str, speaker: str, text: str) -> str:
+    return json.dumps(
+        {
+            "event": "transcript",
+            "streamSid": stream_sid,
+            "transcript": {"speaker": speaker, "text": text},
+        }
+    )
+
+
+def turn_complete_message(stream_sid: str) -> str:
+    return json.dumps({"event": "turnComplete", "streamSid": stream_sid})

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -39,6 +39,7 @@ from app.ports import AgentConnector, SocketClosed
 from app.records import CallRecords
 from app.security import SignatureChecker, websocket_url
 from app.settings import Settings
+from app.softphone import OPEN_WARNING, SoftphoneAccess, softphone_routes
 from app.stream_token import StreamTokens
 from app.switchboard import Switchboard
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
@@ -94,7 +95,8 @@ class StarletteMediaSocket:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(OSError, RuntimeError):
+        # The peer may already be gone (a browser tab closed): nothing left to tell it.
+        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
             await self._ws.close(code, reason)
 
 
@@ -163,6 +165,13 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
 
         connector = GeminiConnector(settings, tools)  # checks credentials now, not mid-call
     state: dict[str, AgentConnector] = {"connector": connector}
+    softphone = (
+        SoftphoneAccess(
+            settings.operator_token.get_secret_value() if settings.operator_token else None
+        )
+        if settings.enable_softphone
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -179,13 +188,19 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         )
         if tools:
             log.info("tools: %s", ", ".join(t.name for t in tools))
+        if softphone is not None and softphone.open:
+            log.warning(OPEN_WARNING, settings.public_base or "this server")
+        elif softphone is not None:
+            log.info(
+                "softphone at %s/softphone (opened with OPERATOR_TOKEN)", settings.public_base or ""
+            )
         yield
         if rest is not None:
             await rest.aclose()
         if records is not None:
             records.close()
 
-    def public_base(request: Request | WebSocket) -> str:
+    def public_base(request: HTTPConnection) -> str:
         if settings.public_base:
             return settings.public_base
         return f"{request.url.scheme}://{request.url.netloc}"
@@ -288,9 +303,20 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
             log.warning("refused a media-stream handshake: bad or missing X-Twilio-Signature")
             await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
             return
+        await run_call(websocket, options)
+
+    async def softphone_call(websocket: WebSocket) -> None:
+        await run_call(websocket, dataclasses.replace(options, live_transcripts=True))
+
+    async def run_call(websocket: WebSocket, call_options: BridgeOptions) -> None:
         await websocket.accept()
         bridge = CallBridge(
-            StarletteMediaSocket(websocket), state["connector"], options, rest, metrics, records
+            StarletteMediaSocket(websocket),
+            state["connector"],
+            call_options,
+            rest,
+            metrics,
+            records,
         )
         board.started(bridge)
         summary = None
@@ -425,6 +451,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
                 methods=["GET"],
             ),
             WebSocketRoute(STREAM_PATH, media_stream),
+            *(softphone_routes(softphone, board, softphone_call) if softphone else []),
         ],
         lifespan=lifespan,
     )

@@ -321,9 +321,15 @@ async def test_no_secret_reaches_logs_health_or_errors(
     standin: GeminiStandIn, tmp_path: Path
 ) -> None:
     standin.scenario = answer_question
-    process, base, log_path = await _start_server(standin, tmp_path, LOG_LEVEL="debug")
+    operator = "operator-token-0123456789"
+    process, base, log_path = await _start_server(
+        standin, tmp_path, LOG_LEVEL="debug", OPERATOR_TOKEN=operator, ENABLE_SOFTPHONE="true"
+    )
     try:
         twilio = twilio_for(base)
+        async with httpx.AsyncClient() as http:  # the token in an address (access log)
+            opened = await http.get(base + "/softphone", params={"token": operator})
+            assert opened.status_code == 303
         instruction = await twilio.incoming_call(QUESTION[1]["start"]["callSid"])
         token = instruction.parameters["streamToken"]
         stream = await twilio.open_stream(instruction)
@@ -343,7 +349,8 @@ async def test_no_secret_reaches_logs_health_or_errors(
         await asyncio.to_thread(process.wait, 20)
     log = log_path.read_text()
     assert "caller said" in log and "stream token already used" in log  # the call was logged
-    for secret in (standin.api_key, AUTH_TOKEN, token, token.split(".")[2]):
+    assert "GET /softphone?token=[redacted]" in log
+    for secret in (standin.api_key, AUTH_TOKEN, operator, token, token.split(".")[2]):
         assert secret not in log
         assert secret not in health
 

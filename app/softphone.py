@@ -1,0 +1,175 @@
+"""The softphone: a browser page that calls the bot the way Twilio does.
+
+``GET /softphone`` serves the page (``app/static``); ``POST /softphone/session`` hands
+it a CallSid and a one-use stream token, as the voice webhook hands Twilio; the page
+then opens ``WS /softphone/stream`` on its own origin (so its cookie goes along) and
+speaks the Media Streams protocol, so the call runs through the same bridge as a
+phone call. A browser cannot sign requests the way
+Twilio does, so this path checks a cookie instead: set from ``OPERATOR_TOKEN`` (open
+without one, which settings allow only in development).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import urlencode
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from app.switchboard import STREAM_TOKEN_PARAMETER, Switchboard
+
+log = logging.getLogger(__name__)
+
+PAGE_PATH = "/softphone"
+STREAM_PATH = "/softphone/stream"
+COOKIE = "softphone"
+COOKIE_SECONDS = 12 * 3600
+STATIC = Path(__file__).parent / "static"
+ASSETS = {  # served from PAGE_PATH/<name>; nothing else under it is a file
+    "softphone.js": "text/javascript",
+    "softphone-audio.js": "text/javascript",
+    "softphone-worklet.js": "text/javascript",
+}
+CALLER = "softphone"
+POLICY_VIOLATION = 1008
+OPEN_WARNING = (
+    "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s/softphone can"
+    " talk to the bot on your Gemini account. Development only."
+)
+LOGIN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<title>Softphone: sign in</title>
+<body style="font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto">
+<h1>Softphone</h1><p>{message}</p>
+<form method="get" action="{action}"><label>Operator token
+<input name="token" type="password" autocomplete="current-password" required></label>
+<button>Open</button></form></body></html>"""
+
+
+@dataclass(frozen=True)
+class SoftphoneAccess:
+    """Who may use the softphone: holders of the operator token (everyone without one)."""
+
+    operator_token: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.operator_token is None
+
+    def cookie_value(self) -> str:
+        """Derived from the token, so the cookie does not carry the token itself."""
+        assert self.operator_token is not None
+        return hmac.new(
+            self.operator_token.encode(), b"softphone-cookie-v1", hashlib.sha256
+        ).hexdigest()
+
+    def token_ok(self, supplied: str) -> bool:
+        return self.operator_token is not None and hmac.compare_digest(
+            supplied.encode(), self.operator_token.encode()
+        )
+
+    def allowed(self, connection: HTTPConnection) -> bool:
+        """An open softphone, the cookie, or the operator token as a bearer."""
+        if self.open:
+            return True
+        cookie = connection.cookies.get(COOKIE, "")
+        if cookie and hmac.compare_digest(cookie.encode(), self.cookie_value().encode()):
+            return True
+        bearer = connection.headers.get("authorization", "")
+        return bearer.startswith("Bearer ") and self.token_ok(bearer.removeprefix("Bearer "))
+
+
+def softphone_routes(
+    access: SoftphoneAccess,
+    board: Switchboard,
+    run_call: Callable[[WebSocket], Awaitable[None]],
+) -> list[BaseRoute]:
+    """The page, its scripts, the session endpoint and the stream."""
+
+    def login(message: str, status: int) -> Response:
+        body = LOGIN_PAGE.format(message=escape(message), action=PAGE_PATH)
+        return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+    async def page(request: Request) -> Response:
+        if access.allowed(request):
+            return HTMLResponse((STATIC / "softphone.html").read_text(encoding="utf-8"))
+        supplied = request.query_params.get("token")
+        if supplied is None:
+            return login("Enter the operator token (OPERATOR_TOKEN) to use the softphone.", 401)
+        if not access.token_ok(supplied):
+            log.warning("softphone: wrong operator token from %s", _client(request))
+            return login("That is not the operator token.", 401)
+        # The token leaves the address bar at once; the cookie carries a value derived from it.
+        # Other options in the address (?processing=off) stay.
+        kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+        answer = RedirectResponse(PAGE_PATH + (f"?{kept}" if kept else ""), status_code=303)
+        answer.set_cookie(
+            COOKIE,
+            access.cookie_value(),
+            max_age=COOKIE_SECONDS,
+            path=PAGE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",  # proxy headers make this true behind TLS
+        )
+        return answer
+
+    async def asset(request: Request) -> Response:
+        if not access.allowed(request):
+            return Response("sign in at /softphone first", status_code=401)
+        name = request.path_params["name"]
+        media_type = ASSETS.get(name)
+        if media_type is None:
+            return Response("not found", status_code=404)
+        return Response((STATIC / name).read_text(encoding="utf-8"), media_type=media_type)
+
+    async def session(request: Request) -> Response:
+        """A CallSid and a one-use stream token, as the voice webhook gives Twilio."""
+        if not access.allowed(request):
+            return JSONResponse({"error": "sign in at /softphone first"}, status_code=401)
+        if not board.has_room():
+            board.refused += 1
+            log.warning("softphone call turned away: no capacity or shutting down")
+            return JSONResponse({"error": "the server is busy; try again"}, status_code=503)
+        call_sid = "SP" + secrets.token_hex(16)
+        log.info("softphone call %s from %s", call_sid, _client(request))
+        return JSONResponse(
+            {
+                "callSid": call_sid,
+                "parameters": {
+                    "callSid": call_sid,
+                    "from": CALLER,
+                    "to": CALLER,
+                    "direction": "inbound",
+                    STREAM_TOKEN_PARAMETER: board.issue_token(call_sid),
+                },
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def stream(websocket: WebSocket) -> None:
+        if not access.allowed(websocket):
+            log.warning("refused a softphone stream from %s: not signed in", _client(websocket))
+            await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
+            return
+        await run_call(websocket)
+
+    return [
+        Route(PAGE_PATH, page, methods=["GET"]),
+        Route(PAGE_PATH + "/session", session, methods=["POST"]),
+        Route(PAGE_PATH + "/{name:str}", asset, methods=["GET"]),
+        WebSocketRoute(STREAM_PATH, stream),
+    ]
+
+
+def _client(connection: HTTPConnection) -> str:
+    return connection.client.host if connection.client else "unknown"

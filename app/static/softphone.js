@@ -1,0 +1,235 @@
+// The softphone page: asks the server for a call, then speaks Twilio's Media Streams
+// protocol over the WebSocket it names (connected, start, media, mark, stop), so the
+// server runs exactly the code path a phone call runs. Agent audio plays through the
+// AudioWorklet; marks go back once played; `clear` stops playback at once.
+import { base64ToBytes, bytesToBase64 } from "./softphone-audio.js";
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+// ?processing=off turns off the browser's echo cancellation, noise suppression and gain
+// control (for headsets, or to hear exactly what the microphone gives).
+const processing = query.get("processing") !== "off";
+
+const stats = { sentSeconds: 0, playedSeconds: 0, marksReturned: 0, clears: 0, framesSent: 0 };
+const tap = []; // played blocks when ?tap=1 (diagnostics; the tests compare them)
+let call = null;
+
+function setStatus(text, state = "info") {
+  $("status").textContent = text;
+  $("status").dataset.state = state;
+}
+
+function showStats() {
+  $("stats").textContent =
+    `sent ${stats.sentSeconds.toFixed(1)} s · played ${stats.playedSeconds.toFixed(1)} s` +
+    ` · marks returned ${stats.marksReturned} · interruptions ${stats.clears}`;
+}
+
+function addLine(speaker, text) {
+  const list = $("transcript");
+  let last = list.lastElementChild;
+  if (!last || last.dataset.speaker !== speaker || last.dataset.closed) {
+    last = document.createElement("li");
+    last.className = speaker;
+    last.dataset.speaker = speaker;
+    list.append(last);
+  }
+  last.textContent += text;
+  last.scrollIntoView({ block: "end" });
+}
+
+// The agent's reply ended: the next words start a new line. Transcription of the
+// caller may already have arrived after it, so look back for the reply's line.
+function closeAgentLine(interrupted) {
+  const open = [...$("transcript").querySelectorAll("li.agent:not([data-closed])")].pop();
+  if (open) {
+    open.dataset.closed = "1";
+    if (interrupted) open.classList.add("interrupted");
+  }
+}
+
+function note(text) {
+  const item = document.createElement("li");
+  item.className = "note";
+  item.dataset.speaker = "note";
+  item.textContent = text;
+  $("transcript").append(item);
+}
+
+class Call {
+  constructor(session) {
+    this.session = session;
+    this.streamSid = "MZ" + crypto.randomUUID().replaceAll("-", "");
+    this.sequence = 0;
+    this.chunk = 0;
+    this.began = performance.now();
+  }
+
+  send(event, body) {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.sequence += 1;
+    const message = { event, sequenceNumber: String(this.sequence), ...body };
+    this.ws.send(JSON.stringify(message));
+  }
+
+  async open() {
+    this.context = new AudioContext({ latencyHint: "interactive" });
+    await this.context.audioWorklet.addModule(new URL("softphone-worklet.js", import.meta.url));
+    this.microphone = await navigator.mediaDevices.getUserMedia({
+      audio: {
+        channelCount: 1,
+        echoCancellation: processing,
+        noiseSuppression: processing,
+        autoGainControl: processing,
+      },
+    });
+    this.capture = new AudioWorkletNode(this.context, "softphone-capture");
+    this.playback = new AudioWorkletNode(this.context, "softphone-playback", {
+      outputChannelCount: [1],
+    });
+    this.analyser = this.context.createAnalyser();
+    const source = this.context.createMediaStreamSource(this.microphone);
+    source.connect(this.capture);
+    source.connect(this.analyser);
+    this.capture.connect(this.context.destination); // silent; keeps the node running
+    this.playback.connect(this.context.destination);
+    this.playback.port.postMessage({ type: "tap", on: query.get("tap") === "1" });
+    this.playback.port.onmessage = (event) => this.fromPlayback(event.data);
+    this.capture.port.onmessage = (event) => this.sendFrame(event.data);
+    await this.context.resume();
+    this.meter = setInterval(() => this.showLevel(), 100);
+
+    const stream = new URL("stream", import.meta.url); // same origin: the cookie goes along
+    stream.protocol = stream.protocol === "https:" ? "wss:" : "ws:";
+    this.ws = new WebSocket(stream);
+    this.ws.onopen = () => this.start();
+    this.ws.onmessage = (event) => this.fromServer(JSON.parse(event.data));
+    this.ws.onclose = (event) => this.closed(event);
+  }
+
+  start() {
+    const { callSid, parameters } = this.session;
+    this.send("connected", { protocol: "Call", version: "1.0.0" });
+    this.send("start", {
+      streamSid: this.streamSid,
+      start: {
+        streamSid: this.streamSid,
+        accountSid: "",
+        callSid,
+        tracks: ["inbound"],
+        customParameters: parameters,
+        mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
+      },
+    });
+    this.started = true;
+    setStatus("Connected: say something", "connected");
+  }
+
+  sendFrame(ulaw) {
+    if (!this.started) return;
+    this.chunk += 1;
+    this.send("media", {
+      streamSid: this.streamSid,
+      media: {
+        track: "inbound",
+        chunk: String(this.chunk),
+        timestamp: String(Math.round(performance.now() - this.began)),
+        payload: bytesToBase64(ulaw),
+      },
+    });
+    stats.framesSent += 1;
+    stats.sentSeconds += ulaw.length / 8000;
+  }
+
+  fromServer(message) {
+    if (message.event === "media") {
+      const ulaw = base64ToBytes(message.media.payload);
+      this.playback.port.postMessage({ type: "audio", ulaw }, [ulaw.buffer]);
+    } else if (message.event === "mark") {
+      this.playback.port.postMessage({ type: "mark", name: message.mark.name });
+    } else if (message.event === "clear") {
+      this.playback.port.postMessage({ type: "clear" });
+      closeAgentLine(true);
+    } else if (message.event === "transcript") {
+      addLine(message.transcript.speaker, message.transcript.text);
+    } else if (message.event === "turnComplete") {
+      closeAgentLine(false);
+    }
+  }
+
+  fromPlayback(message) {
+    if (message.type === "mark") {
+      this.returnMark(message.name);
+    } else if (message.type === "cleared") {
+      stats.clears += 1;
+      message.marks.forEach((name) => this.returnMark(name));
+    } else if (message.type === "played") {
+      stats.playedSeconds += message.seconds;
+      if (message.samples) tap.push(...message.samples);
+    }
+    showStats();
+  }
+
+  returnMark(name) {
+    stats.marksReturned += 1;
+    this.send("mark", { streamSid: this.streamSid, mark: { name } });
+  }
+
+  showLevel() {
+    const samples = new Float32Array(this.analyser.fftSize);
+    this.analyser.getFloatTimeDomainData(samples);
+    const rms = Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length);
+    $("level").value = Math.min(1, rms * 4);
+    showStats();
+  }
+
+  hangUp() {
+    this.send("stop", {
+      streamSid: this.streamSid,
+      stop: { accountSid: "", callSid: this.session.callSid },
+    });
+    this.ws.close(1000, "caller hung up");
+  }
+
+  closed(event) {
+    const why = event.reason || (event.code === 1000 ? "normal" : `code ${event.code}`);
+    note(`Call ended (${why})`);
+    setStatus(event.code === 1000 ? "Call ended" : `Call ended: ${why}`,
+      event.code === 1000 ? "ended" : "error");
+    this.release();
+  }
+
+  release() {
+    clearInterval(this.meter);
+    this.microphone?.getTracks().forEach((track) => track.stop());
+    this.context?.close();
+    call = null;
+    $("call").disabled = false;
+    $("hangup").disabled = true;
+  }
+}
+
+async function startCall() {
+  $("call").disabled = true;
+  setStatus("Calling…", "calling");
+  try {
+    const answer = await fetch(new URL("session", import.meta.url), { method: "POST" });
+    const body = await answer.json();
+    if (!answer.ok) throw new Error(body.error || `the server answered ${answer.status}`);
+    call = new Call(body);
+    window.softphone.call = call;
+    await call.open();
+    $("hangup").disabled = false;
+  } catch (error) {
+    setStatus(`Could not call: ${error.message}`, "error");
+    if (call) call.release();
+    $("call").disabled = false;
+  }
+}
+
+$("call").addEventListener("click", startCall);
+$("hangup").addEventListener("click", () => call?.hangUp());
+showStats();
+
+// For diagnostics and the browser tests.
+window.softphone = { stats, tap, call: null };
