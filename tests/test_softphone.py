@@ -355,3 +355,36 @@ async def test_a_call_from_the_softphone(
     assert status.startswith("Call ended")
     assert not [line for line in console if "error" in line.lower()], console
     assert shot.stat().st_size > 10_000
+
+
+async def test_echo_mode_from_the_softphone(standin: GeminiStandIn, tmp_path: Path) -> None:
+    """AGENT=echo with the softphone: an operator hears their own words back in the page,
+    with no Gemini at all."""
+    silence = b"\x00\x00" * 8000
+    microphone = write_wav(
+        tmp_path / "microphone.wav",
+        silence * int(LEAD_IN_S) + ulaw_to_pcm16(QUESTION_ULAW) + silence * 40,
+        8000,
+    )
+    settings = softphone_settings(standin, agent="echo", gemini_api_key=None)
+    async with serve_app(settings) as server, chromium(microphone) as browser:
+        page = await browser.new_page()
+        await page.goto(f"{server.base}/softphone?token={OPERATOR}&tap=1&processing=off")
+        await page.click("#call")
+        # The question (3.3 s, with its pauses) comes back once the caller goes quiet.
+        await page.wait_for_function(
+            "() => window.softphone.stats.playedSeconds >= 2.5", timeout=30_000
+        )
+        await page.wait_for_timeout(1500)
+        tap = np.array(await page.evaluate("window.softphone.tap"), dtype=np.float64)
+        rate = await page.evaluate("window.softphone.call.context.sampleRate")
+        await page.click("#hangup")
+    spoken = from_pcm16(ulaw_to_pcm16(QUESTION_ULAW)) / 32768
+    loud = np.flatnonzero(np.abs(spoken) > 0.02)
+    speech = scipy.signal.resample_poly(spoken[loud[0] : loud[-1]], int(rate), 8000)
+    _, correlation = locate(speech, np.concatenate((tap, np.zeros(len(speech)))))
+    print(
+        f"\necho through the softphone: {len(tap) / rate:.2f} s played, correlation {correlation:.3f}"
+    )
+    assert correlation > 0.9
+    assert standin.connections == []  # no Gemini involved
