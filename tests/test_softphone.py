@@ -306,7 +306,13 @@ async def test_a_call_from_the_softphone(
             "() => document.querySelectorAll('#transcript li.caller').length >= 2",
             timeout=5_000,
         )
-        transcript = await page.locator("#transcript li").all_inner_texts()
+        await page.click("#keypad button[data-digit='5']")  # phone keys, sent as DTMF
+        await page.keyboard.press("#")
+        async with asyncio.timeout(5):
+            while len(standin.connections[0].texts) < 2:
+                await asyncio.sleep(0.05)
+        keyed = standin.connections[0].texts[:2]
+        transcript = await page.locator("#transcript li:not(.note)").all_inner_texts()
         interrupted = await page.locator("#transcript li.interrupted").all_inner_texts()
         shot = ARTIFACTS / f"softphone{options.replace('&processing=', '-processing-')}.png"
         await page.screenshot(path=str(shot), full_page=True)
@@ -351,6 +357,11 @@ async def test_a_call_from_the_softphone(
     assert transcript[1] == "Sure. The store opens at nine in the morning."
     assert transcript[2].startswith("We also have a sale") and transcript[3].startswith("Thanks")
     assert interrupted == [transcript[2]]  # shown as cut off
+    assert keyed == [
+        "The caller pressed 5 on their phone's keypad.",
+        "The caller pressed # on their phone's keypad.",
+    ]
+    assert summary.stats.malformed_frames == 0 and summary.stats.ignored_frames == 0
     assert summary.call_sid.startswith("SP") and summary.outcome.value == "completed"
     assert status.startswith("Call ended")
     assert not [line for line in console if "error" in line.lower()], console

@@ -170,6 +170,15 @@ class Call {
     showStats();
   }
 
+  // A key on the keypad: the dtmf event Twilio sends when a caller presses a phone key.
+  pressKey(digit) {
+    this.send("dtmf", {
+      streamSid: this.streamSid,
+      dtmf: { track: "inbound_track", digit },
+    });
+    note(`You pressed ${digit}`);
+  }
+
   returnMark(name) {
     stats.marksReturned += 1;
     this.send("mark", { streamSid: this.streamSid, mark: { name } });
@@ -226,6 +235,19 @@ async function startCall() {
     $("call").disabled = false;
   }
 }
+
+const KEYS = "123456789*0#";
+for (const digit of KEYS) {
+  const key = document.createElement("button");
+  key.type = "button";
+  key.textContent = digit;
+  key.dataset.digit = digit;
+  key.addEventListener("click", () => call?.started && call.pressKey(digit));
+  $("keypad").append(key);
+}
+document.addEventListener("keydown", (event) => {
+  if (call?.started && KEYS.includes(event.key) && !event.repeat) call.pressKey(event.key);
+});
 
 $("call").addEventListener("click", startCall);
 $("hangup").addEventListener("click", () => call?.hangUp());
