@@ -167,7 +167,7 @@ class Call {
       stats.playedSeconds += message.seconds;
       if (message.samples) tap.push(...message.samples);
     }
-    showStats();
+    // The figures are redrawn with the level meter, ten times a second, not per block.
   }
 
   // A key on the keypad: the dtmf event Twilio sends when a caller presses a phone key.
