@@ -7,6 +7,7 @@ HTTP client, rather than by patching its internals.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,17 +25,31 @@ class TwilioRestError(CallControlError):
     """A REST call failed; the message says which and why (never the credentials)."""
 
 
-class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Sends the library's requests to another base URL."""
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """The library's async client, sending to ``base_url`` and authenticating with a
+    header: newer aiohttp deprecates the ``auth=`` argument the library passes (to be
+    removed in aiohttp 4)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str = TWILIO_API) -> None:
         super().__init__()
         self._base = base_url.rstrip("/")
 
-    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Response:
         if url.startswith(TWILIO_API):
             url = self._base + url.removeprefix(TWILIO_API)
-        return await super().request(method, url, *args, **kwargs)
+        if auth is not None:
+            basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {basic}"}
+        return await super().request(method, url, params, data, headers, None, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -46,7 +61,7 @@ class PlacedCall:
 
 class TwilioRest:
     def __init__(self, account_sid: str, auth_token: str, base_url: str | None = None) -> None:
-        http = _RebasedHttpClient(base_url) if base_url else AsyncTwilioHttpClient()
+        http = _HttpClient(base_url or TWILIO_API)
         self._client = Client(account_sid, auth_token, http_client=http)
 
     async def hangup(self, call_sid: str) -> None:
