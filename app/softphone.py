@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -134,6 +134,11 @@ def softphone_routes(
 
     async def session(request: Request) -> Response:
         """A CallSid and a one-use stream token, as the voice webhook gives Twilio."""
+        if not same_origin(request):
+            log.warning(
+                "softphone: refused a session asked for by the page at %s", _origin(request)
+            )
+            return JSONResponse({"error": "not from this server's page"}, status_code=403)
         if not access.allowed(request):
             return JSONResponse({"error": "sign in at /softphone first"}, status_code=401)
         if not board.has_room():
@@ -157,6 +162,10 @@ def softphone_routes(
         )
 
     async def stream(websocket: WebSocket) -> None:
+        if not same_origin(websocket):
+            log.warning("refused a softphone stream opened by the page at %s", _origin(websocket))
+            await websocket.close(code=POLICY_VIOLATION)
+            return
         if not access.allowed(websocket):
             log.warning("refused a softphone stream from %s: not signed in", _client(websocket))
             await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
@@ -169,6 +178,20 @@ def softphone_routes(
         Route(PAGE_PATH + "/{name:str}", asset, methods=["GET"]),
         WebSocketRoute(STREAM_PATH, stream),
     ]
+
+
+def same_origin(connection: HTTPConnection) -> bool:
+    """No page on another site may start calls here (what keeps an open, development
+    softphone on localhost from being used by any web page the developer visits).
+    Requests without an Origin (curl, scripts) are not from a page."""
+    origin = _origin(connection)
+    if origin == "-":
+        return True
+    return urlsplit(origin).netloc.lower() == connection.headers.get("host", "").lower()
+
+
+def _origin(connection: HTTPConnection) -> str:
+    return connection.headers.get("origin", "-")
 
 
 def _client(connection: HTTPConnection) -> str:

@@ -158,6 +158,18 @@ async def test_open_in_development_without_an_operator_token(standin: GeminiStan
     async with serve_app(settings) as server, httpx.AsyncClient(base_url=server.base) as http:
         assert (await http.get("/softphone")).status_code == 200
         assert (await http.post("/softphone/session")).status_code == 200
+        # ...but only for its own page: another site's page cannot start calls here.
+        own = {"Origin": server.base}
+        assert (await http.post("/softphone/session", headers=own)).status_code == 200
+        evil = {"Origin": "https://evil.example"}
+        refused = await http.post("/softphone/session", headers=evil)
+        assert refused.status_code == 403
+        url = server.base.replace("http://", "ws://") + "/softphone/stream"
+        with pytest.raises(websockets.InvalidStatus) as closed:
+            async with websockets.connect(url, origin=evil["Origin"]):  # type: ignore[arg-type]
+                pass
+        assert closed.value.response.status_code == 403
+    assert standin.connections == []
 
 
 async def test_busy_when_the_server_is_full(standin: GeminiStandIn) -> None:
