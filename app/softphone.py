@@ -43,8 +43,8 @@ ASSETS = {  # served from PAGE_PATH/<name>; nothing else under it is a file
 CALLER = "softphone"
 POLICY_VIOLATION = 1008
 OPEN_WARNING = (
-    "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s/softphone can"
-    " talk to the bot on your Gemini account. Development only."
+    "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s can start"
+    " calls from a browser (on your Gemini account unless AGENT=echo). Development only."
 )
 LOGIN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <title>Softphone: sign in</title>

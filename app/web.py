@@ -189,7 +189,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         if tools:
             log.info("tools: %s", ", ".join(t.name for t in tools))
         if softphone is not None and softphone.open:
-            log.warning(OPEN_WARNING, settings.public_base or "this server")
+            log.warning(OPEN_WARNING, f"{settings.public_base or ''}/softphone")
         elif softphone is not None:
             log.info(
                 "softphone at %s/softphone (opened with OPERATOR_TOKEN)", settings.public_base or ""
