@@ -8,7 +8,6 @@ bridge never sees an SDK object. SDK failures become :class:`AgentSessionError`.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -40,12 +39,12 @@ from app.events import (
     TurnComplete,
     Usage,
 )
+from app.gemini_wire import INPUT_MIME, audio_message, model_audio
 from app.settings import ConfigError, Settings
 from app.tools import Tool
 
 log = logging.getLogger(__name__)
 
-INPUT_MIME = "audio/pcm;rate=16000"
 # WebSocket close codes that mean the request itself is wrong (bad key, bad setup):
 # 1007 invalid payload, 1008 policy violation. Retrying them cannot help.
 CLIENT_FAULT_CLOSE_CODES = frozenset({1007, 1008})
@@ -205,8 +204,19 @@ _SDK_FAILURES = (
 )
 
 
-_AUDIO_PREFIX = '{"realtime_input": {"audio": {"data": "'
-_AUDIO_SUFFIX = f'", "mime_type": "{INPUT_MIME}"}}}}}}'
+# The SDK's own conversion of a parsed server message into its types, used for every
+# message but plain model audio (app/gemini_wire.py). Without it (another SDK version)
+# the SDK's public receive() is used for everything.
+try:
+    from google.genai import _live_converters
+
+    _FROM_WIRE: tuple[Any, Any] | None = (
+        _live_converters._LiveServerMessage_from_mldev,
+        _live_converters._LiveServerMessage_from_vertex,
+    )
+except (ImportError, AttributeError):
+    _FROM_WIRE = None
+_NO_KWARGS = types.LiveServerMessage().model_dump()
 
 
 @dataclass
@@ -214,10 +224,12 @@ class GeminiSession:
     """One open live session, seen through the project's own types."""
 
     _session: genai.live.AsyncSession
+    vertex: bool = False
 
     def __post_init__(self) -> None:
         raw = getattr(self._session, "_ws", None)
-        self._raw = raw if raw is not None and hasattr(raw, "send") else None
+        usable = raw is not None and hasattr(raw, "send") and hasattr(raw, "recv")
+        self._raw = raw if usable else None
 
     async def send_audio(self, pcm16k: bytes) -> None:
         """One caller frame. This is the hot path (50 messages a second per call), so
@@ -227,8 +239,7 @@ class GeminiSession:
         Without that socket (another SDK version) the public method is used."""
         try:
             if self._raw is not None:
-                data = base64.b64encode(pcm16k).decode("ascii")
-                await self._raw.send(_AUDIO_PREFIX + data + _AUDIO_SUFFIX)
+                await self._raw.send(audio_message(pcm16k))
             else:
                 await self._session.send_realtime_input(
                     audio=types.Blob(data=pcm16k, mime_type=INPUT_MIME)
@@ -257,14 +268,61 @@ class GeminiSession:
             raise _session_error(error) from error
 
     async def events(self) -> AsyncGenerator[AgentEvent, None]:
-        """Every event of the session; ends only by raising :class:`AgentSessionError`."""
+        """Every event of the session; ends only by raising :class:`AgentSessionError`.
+
+        Like sending, receiving reads the SDK's socket itself: plain model audio (most
+        messages) is decoded here, and everything else goes through the SDK's own
+        conversion, so it is seen exactly as ``receive()`` would give it."""
         try:
-            while True:  # receive() returns after each turn; a call has many
-                async for message in self._session.receive():
-                    for event in translate(message):
-                        yield event
+            if self._raw is None or _FROM_WIRE is None:
+                while True:  # receive() returns after each turn; a call has many
+                    async for message in self._session.receive():
+                        for event in translate(message):
+                            yield event
+            while True:
+                raw = await self._receive_raw()
+                audio = model_audio(raw)
+                if audio is not None:
+                    for pcm in audio:
+                        yield AgentAudio(pcm)
+                    continue
+                for event in translate(from_wire(raw, vertex=self.vertex)):
+                    yield event
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
+
+    async def _receive_raw(self) -> dict[str, Any]:
+        """The next message, parsed; a closed socket raises the SDK's APIError for its
+        close code, as ``receive()`` does."""
+        assert self._raw is not None
+        try:
+            frame = await self._raw.recv(decode=False)
+        except websockets.ConnectionClosed as closed:
+            code, reason = (
+                (closed.rcvd.code, closed.rcvd.reason)
+                if closed.rcvd
+                else (1006, "abnormal closure")
+            )
+            errors.APIError.raise_error(code, reason, None)
+            raise  # raise_error always raises; this keeps the type checker sure of it
+        if not frame:
+            return {}
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            raise ValueError(f"Gemini sent a frame that is not JSON: {frame[:200]!r}") from None
+        if not isinstance(message, dict):
+            raise ValueError(f"Gemini sent JSON that is not an object: {frame[:200]!r}")
+        return message
+
+
+def from_wire(message: dict[str, Any], *, vertex: bool) -> types.LiveServerMessage:
+    """A parsed server message as the SDK's ``receive()`` would give it."""
+    assert _FROM_WIRE is not None
+    converted = _FROM_WIRE[1 if vertex else 0](message)
+    if not converted and message:  # what the SDK treats as an error report
+        errors.APIError.raise_error(message.get("code", 500), message, None)
+    return types.LiveServerMessage._from_response(response=converted, kwargs=_NO_KWARGS)
 
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -343,7 +401,7 @@ class GeminiConnector:
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
         try:
-            yield GeminiSession(session)
+            yield GeminiSession(session, vertex=self._settings.vertex)
         finally:
             with contextlib.suppress(*_SDK_FAILURES):
                 await manager.__aexit__(None, None, None)
