@@ -57,8 +57,9 @@ function note(text) {
 }
 
 class Call {
-  constructor(session) {
+  constructor(session, context) {
     this.session = session;
+    this.context = context;
     this.streamSid = "MZ" + crypto.randomUUID().replaceAll("-", "");
     this.sequence = 0;
     this.chunk = 0;
@@ -66,14 +67,13 @@ class Call {
   }
 
   send(event, body) {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws?.readyState !== WebSocket.OPEN) return;
     this.sequence += 1;
     const message = { event, sequenceNumber: String(this.sequence), ...body };
     this.ws.send(JSON.stringify(message));
   }
 
   async open() {
-    this.context = new AudioContext({ latencyHint: "interactive" });
     await this.context.audioWorklet.addModule(new URL("softphone-worklet.js", import.meta.url));
     this.microphone = await navigator.mediaDevices.getUserMedia({
       audio: {
@@ -221,17 +221,21 @@ class Call {
 async function startCall() {
   $("call").disabled = true;
   setStatus("Calling…", "calling");
+  // Made now, while the click still counts as the user's gesture: browsers keep an
+  // AudioContext made later (after the awaits below) suspended, and the bot silent.
+  const context = new AudioContext({ latencyHint: "interactive" });
   try {
     const answer = await fetch(new URL("session", import.meta.url), { method: "POST" });
     const body = await answer.json();
     if (!answer.ok) throw new Error(body.error || `the server answered ${answer.status}`);
-    call = new Call(body);
+    call = new Call(body, context);
     window.softphone.call = call;
     await call.open();
     $("hangup").disabled = false;
   } catch (error) {
     setStatus(`Could not call: ${error.message}`, "error");
     if (call) call.release();
+    else context.close();
     $("call").disabled = false;
   }
 }

@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's ``chromium``) driven by Playwright, with a fake microphone.
 
 The microphone plays a WAV file (Chromium loops it); permission prompts are answered
-yes. Without the browser the tests skip, unless ``REQUIRE_BROWSER=1`` (as in CI), where
+yes. The browser's autoplay policy is left as it is, so the page must start its audio
+from the user's click, as it must for real users. Without the browser the tests skip, unless ``REQUIRE_BROWSER=1`` (as in CI), where
 a missing browser fails them.
 """
 
@@ -54,7 +55,6 @@ async def chromium(microphone_wav: Path | None = None) -> AsyncIterator[Browser]
         "--no-first-run",
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
-        "--autoplay-policy=no-user-gesture-required",
     ]
     if microphone_wav is not None:
         args.append(f"--use-file-for-fake-audio-capture={microphone_wav}")
