@@ -83,6 +83,16 @@ CLOSE_CODES = {
 }
 
 
+def close_reason(outcome: Outcome, reason: str) -> str:
+    """``outcome: reason`` within the 123 bytes a close frame allows. Twilio ignores it;
+    the softphone shows it, so an operator sees why a call failed (a wrong key, say)."""
+    text = f"{outcome.value}: {reason}" if reason else outcome.value
+    encoded = text.encode()
+    if len(encoded) <= 123:
+        return text
+    return encoded[:120].decode(errors="ignore") + "…"
+
+
 @dataclass
 class CallStats:
     frames_in: int = 0
@@ -310,7 +320,7 @@ class CallBridge:
         )
         # Always close with a code (a no-op if the peer is gone); closing is also what
         # makes Twilio request the <Connect action>, which plays the apology if needed.
-        await self._socket.close(CLOSE_CODES[outcome], outcome.value)
+        await self._socket.close(CLOSE_CODES[outcome], close_reason(outcome, reason))
         return summary
 
     async def _next_event(self) -> wire.TwilioEvent:

@@ -108,7 +108,7 @@ async def test_interrupt_sends_clear_first_and_drops_the_held_tail() -> None:
 async def test_agent_failure_closes_the_socket_for_the_apology() -> None:
     summary, socket, _ = await run([FRAMES[0], FRAMES[1]], [AgentSessionError("boom", code=1011)])
     assert summary.outcome is Outcome.AGENT_FAILED and summary.reason == "boom"
-    assert socket.closed == (1000, "agent_failed")
+    assert socket.closed == (1000, "agent_failed: boom")
 
 
 async def test_greeting_is_sent_before_anything_else() -> None:

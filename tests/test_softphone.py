@@ -411,3 +411,31 @@ async def test_echo_mode_from_the_softphone(standin: GeminiStandIn, tmp_path: Pa
     )
     assert correlation > 0.9
     assert standin.connections == []  # no Gemini involved
+
+
+async def test_a_failing_bot_is_explained_on_the_page(standin: GeminiStandIn) -> None:
+    """The most common first-run mistake, a wrong Gemini key: the page says so (on a
+    phone the caller would hear the apology)."""
+    settings = softphone_settings(standin, gemini_api_key="not-the-right-key")
+    async with serve_app(settings) as server, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(f"{server.base}/softphone?token={OPERATOR}")
+        await page.click("#call")
+        await page.wait_for_function(
+            "() => document.querySelector('#status').dataset.state === 'error'", timeout=15_000
+        )
+        status = await page.locator("#status").inner_text()
+        notes = await page.locator("#transcript li.note").all_inner_texts()
+    print(f"\npage after a refused key: {status!r} / {notes!r}")
+    assert status.startswith("Call ended: the bot failed")
+    assert notes[-1].startswith("The bot failed: Gemini closed the session (code 1008)")
+    assert "not-the-right-key" not in " ".join(notes)
+
+
+def test_close_reasons_fit_a_close_frame() -> None:
+    from app.bridge import Outcome, close_reason
+
+    assert close_reason(Outcome.COMPLETED, "") == "completed"
+    assert close_reason(Outcome.AGENT_FAILED, "boom") == "agent_failed: boom"
+    long = close_reason(Outcome.AGENT_FAILED, "é" * 200)
+    assert len(long.encode()) <= 123 and long.endswith("…")

@@ -201,10 +201,20 @@ class Call {
   }
 
   closed(event) {
-    const why = event.reason || (event.code === 1000 ? "normal" : `code ${event.code}`);
-    note(`Call ended (${why})`);
-    setStatus(event.code === 1000 ? "Call ended" : `Call ended: ${why}`,
-      event.code === 1000 ? "ended" : "error");
+    // The server's reason reads "outcome: why", e.g. "agent_failed: Gemini closed the
+    // session (code 1008): API key not valid".
+    const [outcome, ...why] = (event.reason || "").split(": ");
+    const detail = why.join(": ");
+    if (outcome === "agent_failed") {
+      note(`The bot failed: ${detail || "the live session ended"}`);
+      setStatus("Call ended: the bot failed (see below; on a phone the caller hears an apology)", "error");
+    } else if (event.code === 1000) {
+      note(`Call ended${detail ? ` (${detail})` : ""}`);
+      setStatus("Call ended", "ended");
+    } else {
+      note(`Call ended: ${event.reason || `connection closed (code ${event.code})`}`);
+      setStatus(`Call ended: ${outcome || `code ${event.code}`}`, "error");
+    }
     this.release();
   }
 
