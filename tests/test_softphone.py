@@ -439,3 +439,42 @@ def test_close_reasons_fit_a_close_frame() -> None:
     assert close_reason(Outcome.AGENT_FAILED, "boom") == "agent_failed: boom"
     long = close_reason(Outcome.AGENT_FAILED, "é" * 200)
     assert len(long.encode()) <= 123 and long.endswith("…")
+
+
+async def test_mute_sends_silence_like_a_phone(standin: GeminiStandIn, tmp_path: Path) -> None:
+    """Muted, the page keeps the stream going with frames of silence; unmuted, the
+    microphone is back."""
+    t = np.arange(8000 * 60) / 8000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+    microphone = write_wav(tmp_path / "tone.wav", tone, 8000)
+    async with (
+        serve_app(softphone_settings(standin)) as server,
+        chromium(microphone) as browser,
+    ):
+        page = await browser.new_page()
+        await page.goto(f"{server.base}/softphone?token={OPERATOR}&processing=off")
+        await page.click("#call")
+        await page.wait_for_function(
+            "() => document.querySelector('#status').dataset.state === 'connected'"
+        )
+        marks = []
+        for _ in range(2):  # mute, then unmute, a second apart
+            await page.wait_for_timeout(1000)
+            await page.click("#mute")
+            marks.append(len(standin.connections[0].audio) // 2)
+        await page.wait_for_timeout(1000)
+        end = len(standin.connections[0].audio) // 2
+        pressed = await page.get_attribute("#mute", "aria-pressed")
+        await page.click("#hangup")
+    audio = from_pcm16(bytes(standin.connections[0].audio))
+    margin = 3200  # 200 ms at 16 kHz: frames already on their way when the button went
+    before, muted, after = (
+        audio[margin : marks[0]],
+        audio[marks[0] + margin : marks[1]],
+        audio[marks[1] + margin : end],
+    )
+    rms = [float(np.sqrt(np.mean(part**2))) for part in (before, muted, after)]
+    print(f"\nmute: RMS before {rms[0]:.0f}, muted {rms[1]:.0f}, after {rms[2]:.0f}")
+    assert rms[0] > 3000 and rms[2] > 3000
+    assert len(muted) > 8000 and not muted.any()  # exact silence, still streaming
+    assert pressed == "false"

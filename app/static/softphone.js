@@ -64,6 +64,7 @@ class Call {
     this.sequence = 0;
     this.chunk = 0;
     this.began = performance.now();
+    this.muted = false;
   }
 
   send(event, body) {
@@ -127,6 +128,8 @@ class Call {
 
   sendFrame(ulaw) {
     if (!this.started) return;
+    // Muted, a phone keeps sending frames, of silence (0xff is µ-law zero).
+    if (this.muted) ulaw.fill(0xff);
     this.chunk += 1;
     this.send("media", {
       streamSid: this.streamSid,
@@ -225,7 +228,15 @@ class Call {
     call = null;
     $("call").disabled = false;
     $("hangup").disabled = true;
+    $("mute").disabled = true;
+    setMuted(false);
   }
+}
+
+function setMuted(muted) {
+  if (call) call.muted = muted;
+  $("mute").setAttribute("aria-pressed", String(muted));
+  $("mute").textContent = muted ? "Unmute" : "Mute";
 }
 
 async function startCall() {
@@ -242,6 +253,7 @@ async function startCall() {
     window.softphone.call = call;
     await call.open();
     $("hangup").disabled = false;
+    $("mute").disabled = false;
   } catch (error) {
     setStatus(`Could not call: ${error.message}`, "error");
     if (call) call.release();
@@ -265,6 +277,7 @@ document.addEventListener("keydown", (event) => {
 
 $("call").addEventListener("click", startCall);
 $("hangup").addEventListener("click", () => call?.hangUp());
+$("mute").addEventListener("click", () => setMuted(!call?.muted));
 showStats();
 
 // For diagnostics and the browser tests.
