@@ -39,13 +39,30 @@ function addLine(speaker, text) {
 }
 
 // The agent's reply ended: the next words start a new line. Transcription of the
-// caller may already have arrived after it, so look back for the reply's line.
-function closeAgentLine(interrupted) {
+// caller may already have arrived after it, so look back for the reply's line. An
+// interrupted reply shows what was heard, in proportion to the audio played (as the
+// call record cuts it), and strikes out the rest.
+function closeAgentLine(interrupted, heardFraction = 1) {
   const open = [...$("transcript").querySelectorAll("li.agent:not([data-closed])")].pop();
-  if (open) {
-    open.dataset.closed = "1";
-    if (interrupted) open.classList.add("interrupted");
-  }
+  if (!open) return;
+  open.dataset.closed = "1";
+  if (!interrupted) return;
+  open.classList.add("interrupted");
+  const text = open.textContent;
+  const heard = heardPart(text, heardFraction);
+  const unheard = document.createElement("span");
+  unheard.className = "unheard";
+  unheard.textContent = text.slice(heard.length);
+  open.replaceChildren(heard, unheard);
+}
+
+// The words of `text` a listener heard if `fraction` of its audio played: cut at the
+// last whole word.
+function heardPart(text, fraction) {
+  if (fraction >= 1) return text;
+  const cut = text.slice(0, Math.floor(text.length * Math.max(0, fraction)));
+  const space = cut.lastIndexOf(" ");
+  return cut.length < text.length && space >= 0 ? cut.slice(0, space) : cut;
 }
 
 function note(text) {
@@ -65,6 +82,8 @@ class Call {
     this.chunk = 0;
     this.began = performance.now();
     this.muted = false;
+    this.replies = []; // per agent reply: seconds received and played, oldest first
+    this.reply = null; // the reply now arriving
   }
 
   send(event, body) {
@@ -147,16 +166,22 @@ class Call {
   fromServer(message) {
     if (message.event === "media") {
       const ulaw = base64ToBytes(message.media.payload);
+      if (!this.reply) this.replies.push((this.reply = { received: 0, played: 0 }));
+      this.reply.received += ulaw.length / 8000;
       this.playback.port.postMessage({ type: "audio", ulaw }, [ulaw.buffer]);
     } else if (message.event === "mark") {
       this.playback.port.postMessage({ type: "mark", name: message.mark.name });
     } else if (message.event === "clear") {
       this.playback.port.postMessage({ type: "clear" });
-      closeAgentLine(true);
+      const cut = this.reply ?? this.replies.at(-1);
+      closeAgentLine(true, cut && cut.received > 0 ? cut.played / cut.received : 1);
+      this.replies = [];
+      this.reply = null;
     } else if (message.event === "transcript") {
       addLine(message.transcript.speaker, message.transcript.text);
     } else if (message.event === "turnComplete") {
       closeAgentLine(false);
+      this.reply = null;
     }
   }
 
@@ -168,6 +193,7 @@ class Call {
       message.marks.forEach((name) => this.returnMark(name));
     } else if (message.type === "played") {
       stats.playedSeconds += message.seconds;
+      this.countPlayed(message.seconds);
       if (message.samples) tap.push(...message.samples);
     }
     // The figures are redrawn with the level meter, ten times a second, not per block.
@@ -180,6 +206,19 @@ class Call {
       dtmf: { track: "inbound_track", digit },
     });
     note(`You pressed ${digit}`);
+  }
+
+  // Played audio belongs to the oldest reply not yet fully played.
+  countPlayed(seconds) {
+    for (const reply of this.replies) {
+      const take = Math.min(seconds, reply.received - reply.played);
+      reply.played += take;
+      seconds -= take;
+      if (seconds <= 1e-9) break;
+    }
+    while (this.replies.length > 1 && this.replies[0].played >= this.replies[0].received) {
+      this.replies.shift();
+    }
   }
 
   returnMark(name) {
