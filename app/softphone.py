@@ -41,6 +41,14 @@ ASSETS = {  # served from PAGE_PATH/<name>; nothing else under it is a file
     "softphone-worklet.js": "text/javascript",
 }
 CALLER = "softphone"
+# The page runs only its own scripts, talks only to this server, and is never framed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline';"
+    " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 POLICY_VIOLATION = 1008
 OPEN_WARNING = (
     "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s can start"
@@ -97,11 +105,12 @@ def softphone_routes(
 
     def login(message: str, status: int) -> Response:
         body = LOGIN_PAGE.format(message=escape(message), action=PAGE_PATH)
-        return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
     async def page(request: Request) -> Response:
         if access.allowed(request):
-            return HTMLResponse((STATIC / "softphone.html").read_text(encoding="utf-8"))
+            page_html = (STATIC / "softphone.html").read_text(encoding="utf-8")
+            return HTMLResponse(page_html, headers=PAGE_HEADERS)
         supplied = request.query_params.get("token")
         if supplied is None:
             return login("Enter the operator token (OPERATOR_TOKEN) to use the softphone.", 401)
@@ -130,7 +139,10 @@ def softphone_routes(
         media_type = ASSETS.get(name)
         if media_type is None:
             return Response("not found", status_code=404)
-        return Response((STATIC / name).read_text(encoding="utf-8"), media_type=media_type)
+        script = (STATIC / name).read_text(encoding="utf-8")
+        return Response(
+            script, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"}
+        )
 
     async def session(request: Request) -> Response:
         """A CallSid and a one-use stream token, as the voice webhook gives Twilio."""

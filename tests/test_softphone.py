@@ -103,6 +103,9 @@ async def test_the_token_opens_it_and_leaves_only_a_derived_cookie(standin: Gemi
         assert OPERATOR not in cookie
         page = await http.get("/softphone")  # the client now holds the cookie
         assert page.status_code == 200 and "<title>Softphone" in page.text
+        # Its own scripts only, no framing (the browser tests run under this policy).
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         for name in ("softphone.js", "softphone-audio.js", "softphone-worklet.js"):
             script = await http.get(f"/softphone/{name}")
             assert script.status_code == 200
