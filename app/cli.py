@@ -110,8 +110,19 @@ def describe(settings: Settings) -> str:
         f"  transfer targets   {', '.join(settings.transfer_map) or '(none)'}",
         f"  limits             {settings.max_concurrent_calls} calls, "
         f"{settings.max_call_seconds:g} s each",
+        f"  agent              {'ECHO (no Gemini)' if settings.agent == 'echo' else 'Gemini'}",
+        f"  softphone          {_softphone(settings)}",
+        f"  call records       {_shown(settings.call_records_path)}",
+        f"  recordings         {_shown(settings.recordings_dir)}",
     ]
     return "\n".join(lines)
+
+
+def _softphone(settings: Settings) -> str:
+    if not settings.enable_softphone:
+        return "off"
+    where = f"{settings.public_base or 'http://localhost:' + str(settings.port)}/softphone"
+    return f"{where} ({'OPERATOR_TOKEN' if settings.operator_token else 'OPEN, development only'})"
 
 
 def show_calls(settings: Settings, call_sid: str | None, last: int) -> int:

@@ -355,6 +355,10 @@ async def test_cli_call_configure_and_check(
     checked = await asyncio.to_thread(_cli, ["check"], env, tmp_path)
     assert checked.returncode == 0
     assert "opening_hours, order_status, current_time, end_call, transfer_call" in checked.stdout
+    assert "softphone          off" in checked.stdout
+    softphone_env = {**env, "ENABLE_SOFTPHONE": "true"}
+    on = await asyncio.to_thread(_cli, ["check"], softphone_env, tmp_path)
+    assert f"softphone          {PUBLIC_URL}/softphone (OPERATOR_TOKEN)" in on.stdout
     for secret in ("gk-secret-1", AUTH_TOKEN, "op-secret-xyz"):
         assert secret not in checked.stdout + checked.stderr
 
