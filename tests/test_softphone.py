@@ -49,6 +49,25 @@ def softphone_settings(standin: GeminiStandIn, **overrides: Any) -> Any:
     return settings_for(standin, **values)
 
 
+def contour_match(reference: np.ndarray, signal: np.ndarray) -> tuple[int, float]:
+    """Where ``reference``'s loudness contour (RMS over 20 ms windows at 16 kHz) best
+    matches ``signal``'s, in windows, and the Pearson correlation there."""
+
+    def contour(x: np.ndarray) -> np.ndarray:
+        frames = x[: len(x) // 320 * 320].reshape(-1, 320)
+        result: np.ndarray = np.sqrt(np.mean(frames**2, axis=1))
+        return result
+
+    ref, sig = contour(reference), contour(signal)
+    with np.errstate(invalid="ignore", divide="ignore"):  # all-silent windows: nan
+        scores = [
+            float(np.corrcoef(ref, sig[lag : lag + len(ref)])[0, 1])
+            for lag in range(len(sig) - len(ref) + 1)
+        ]
+    best = int(np.nanargmax(scores))
+    return best, scores[best]
+
+
 def locate(reference: np.ndarray, signal: np.ndarray) -> tuple[int, float]:
     """Where ``reference`` sits in ``signal``, and their normalised correlation there."""
     scores = scipy.signal.correlate(signal, reference, mode="valid", method="fft")
@@ -264,13 +283,14 @@ async def test_page_audio_code_matches_the_server(standin: GeminiStandIn) -> Non
         # What the fake microphone plays reaches the server unaltered: compared closely.
         ("&processing=off", 0.95),
         # The default: the browser's echo cancellation, noise suppression and gain
-        # control reshape the speech (0.78 measured), but it must still get through.
-        ("", 0.6),
+        # control reshape the waveform (0.52-0.78 measured, lower on a busy machine),
+        # so there only the speech's loudness contour is compared (below).
+        ("", None),
     ],
     ids=["processing-off", "default-processing"],
 )
 async def test_a_call_from_the_softphone(
-    standin: GeminiStandIn, tmp_path: Path, options: str, least_correlation: float
+    standin: GeminiStandIn, tmp_path: Path, options: str, least_correlation: float | None
 ) -> None:
     second_turn = asyncio.Event()
     question_ms = 1000 * (LEAD_IN_S + len(QUESTION_ULAW) / 8000)
@@ -348,6 +368,7 @@ async def test_a_call_from_the_softphone(
     reference = from_pcm16(InboundConverter().convert(QUESTION_ULAW))
     received = from_pcm16(bytes(conn.audio))
     lag, caller_corr = locate(reference, received)
+    envelope_lag, envelope_corr = contour_match(reference, received)
     # The reply played in the page: find it in what the playback worklet put out.
     reply_at_rate = scipy.signal.resample_poly(from_pcm16(REPLY) / 32768, int(rate), 24000)
     # (Its last 1.4 ms is still in the page's resampler when the tap is read.)
@@ -355,13 +376,17 @@ async def test_a_call_from_the_softphone(
     turns = [t for t in summary.turns if t["speaker"] == "agent"]
     print(
         f"\nsoftphone call ({options or 'default'}) at {rate:.0f} Hz: caller speech at the stand-in {lag / 16:.0f} ms in,"
-        f" correlation {caller_corr:.3f}; reply in the page's output, correlation"
+        f" correlation {caller_corr:.3f} (loudness contour {envelope_corr:.3f},"
+        f" {envelope_lag * 20} ms in); reply in the page's output, correlation"
         f" {reply_corr:.3f}; first reply played {first['playedSeconds']:.2f} s, marks"
         f" returned {first['marksReturned']}; second reply cleared after"
         f" {at_clear - first['playedSeconds']:.2f} s, {after_clear - at_clear:.3f} s played"
         f" in the 0.7 s after the clear; turns {turns}; status {status!r}"
     )
-    assert caller_corr > least_correlation, caller_corr
+    # The question arrived, where the microphone played it (after the 2 s lead-in).
+    assert envelope_corr > 0.8 and abs(envelope_lag * 20 - 1000 * LEAD_IN_S) <= 200
+    if least_correlation is not None:
+        assert caller_corr > least_correlation, caller_corr
     assert reply_corr > 0.95, reply_corr
     assert turns[0]["interrupted"] is False
     assert turns[0]["heard_ms"] == pytest.approx(turns[0]["sent_ms"])
@@ -478,13 +503,15 @@ async def test_mute_sends_silence_like_a_phone(standin: GeminiStandIn, tmp_path:
         await page.click("#hangup")
     audio = from_pcm16(bytes(standin.connections[0].audio))
     margin = 3200  # 200 ms at 16 kHz: frames already on their way when the button went
+    # Each mark is read after the click returns, when later frames may already be in,
+    # so the margins go both ways.
     before, muted, after = (
-        audio[margin : marks[0]],
-        audio[marks[0] + margin : marks[1]],
-        audio[marks[1] + margin : end],
+        audio[margin : marks[0] - margin],
+        audio[marks[0] + margin : marks[1] - margin],
+        audio[marks[1] + margin : end - margin],
     )
     rms = [float(np.sqrt(np.mean(part**2))) for part in (before, muted, after)]
     print(f"\nmute: RMS before {rms[0]:.0f}, muted {rms[1]:.0f}, after {rms[2]:.0f}")
     assert rms[0] > 3000 and rms[2] > 3000
-    assert len(muted) > 8000 and not muted.any()  # exact silence, still streaming
+    assert len(muted) > 4000 and not muted.any()  # exact silence, still streaming
     assert pressed == "false"
