@@ -442,18 +442,33 @@ async def test_a_call_from_the_softphone(
 
 async def test_echo_mode_from_the_softphone(standin: GeminiStandIn, tmp_path: Path) -> None:
     """AGENT=echo with the softphone: an operator hears their own words back in the page,
-    with no Gemini at all."""
+    with no Gemini at all. The call is a call like any other: recorded, listed in the
+    call records, and open to the operator controls."""
     silence = b"\x00\x00" * 8000
     microphone = write_wav(
         tmp_path / "microphone.wav",
         silence * int(LEAD_IN_S) + ulaw_to_pcm16(QUESTION_ULAW) + silence * 40,
         8000,
     )
-    settings = softphone_settings(standin, agent="echo", gemini_api_key=None)
-    async with serve_app(settings) as server, chromium(microphone) as browser:
+    settings = softphone_settings(
+        standin,
+        agent="echo",
+        gemini_api_key=None,
+        call_records_path=str(tmp_path / "calls.sqlite3"),
+        recordings_dir=str(tmp_path / "recordings"),
+    )
+    bearer = {"Authorization": f"Bearer {OPERATOR}"}
+    async with (
+        serve_app(settings) as server,
+        chromium(microphone) as browser,
+        httpx.AsyncClient(base_url=server.base, headers=bearer) as http,
+    ):
         page = await browser.new_page()
         await page.goto(f"{server.base}/softphone?token={OPERATOR}&tap=1&processing=off")
         await page.click("#call")
+        await page.wait_for_function("() => window.softphone.call?.started === true")
+        call_sid = await page.evaluate("window.softphone.call.session.callSid")
+        said = await http.post(f"/calls/{call_sid}/say", json={"text": "Say hello."})
         # The question (3.3 s, with its pauses) comes back once the caller goes quiet.
         await page.wait_for_function(
             "() => window.softphone.stats.playedSeconds >= 2.5", timeout=30_000
@@ -462,6 +477,14 @@ async def test_echo_mode_from_the_softphone(standin: GeminiStandIn, tmp_path: Pa
         tap = np.array(await page.evaluate("window.softphone.tap"), dtype=np.float64)
         rate = await page.evaluate("window.softphone.call.context.sampleRate")
         await page.click("#hangup")
+        async with asyncio.timeout(10):
+            while not server.board.recent:
+                await asyncio.sleep(0.05)
+        record = (await http.get(f"/calls/{call_sid}")).json()
+    assert said.status_code == 202
+    assert record["caller"] == "softphone" and record["outcome"] == "completed"
+    with wave.open(str(tmp_path / "recordings" / f"{call_sid}.wav")) as recording:
+        assert recording.getnchannels() == 2 and recording.getnframes() > 8000 * 3
     spoken = from_pcm16(ulaw_to_pcm16(QUESTION_ULAW)) / 32768
     loud = np.flatnonzero(np.abs(spoken) > 0.02)
     speech = scipy.signal.resample_poly(spoken[loud[0] : loud[-1]], int(rate), 8000)
