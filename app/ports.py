@@ -107,7 +107,8 @@ class CallRecorder(Protocol):
 
     def call_started(self, call_sid: str, fields: dict[str, Any]) -> None: ...
 
-    def turn(self, call_sid: str, entry: dict[str, Any]) -> None: ...
+    def turn(self, call_sid: str, entry: dict[str, Any]) -> None:
+        """A transcript turn; ``entry["seq"]`` numbers it within the call (from 1)."""
 
     def turn_heard(self, call_sid: str, entry: dict[str, Any]) -> None:
         """An agent turn recorded before it finished playing: its final ``heard_ms``."""

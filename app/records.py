@@ -48,7 +48,6 @@ class CallRecords:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        self._seq: dict[str, int] = {}
 
     def call_started(self, call_sid: str, fields: dict[str, Any]) -> None:
         self._db.execute(
@@ -65,8 +64,7 @@ class CallRecords:
         )
 
     def turn(self, call_sid: str, entry: dict[str, Any]) -> None:
-        seq = int(entry.get("seq") or self._seq.get(call_sid, 0) + 1)
-        self._seq[call_sid] = seq
+        seq = int(entry["seq"])  # the bridge numbers a call's turns
         text = str(entry.get("text", ""))
         sent, heard = float(entry.get("sent_ms", 0)), float(entry.get("heard_ms", 0))
         interrupted = bool(entry.get("interrupted"))
@@ -94,7 +92,6 @@ class CallRecords:
         )
 
     def call_ended(self, call_sid: str, fields: dict[str, Any]) -> None:
-        self._seq.pop(call_sid, None)
         self._db.execute(
             "UPDATE calls SET ended_at=?, duration_s=?, outcome=?, reason=?, reconnects=?,"
             " switches=?, tokens=?, tool_calls=?, interruptions=? WHERE call_sid=?",

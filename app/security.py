@@ -1,10 +1,26 @@
-"""Twilio request signatures, checked against the public URL Twilio called."""
+"""Twilio request signatures, checked against the public URL Twilio called; and the
+operator token, however it is presented."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 
 from twilio.request_validator import RequestValidator
+
+POLICY_VIOLATION = 1008  # WebSocket close code; before accept, the client sees HTTP 403
+
+
+def token_matches(supplied: str, expected: str | None) -> bool:
+    """``supplied`` is the configured token (compared in constant time); never without one."""
+    return expected is not None and hmac.compare_digest(supplied.encode(), expected.encode())
+
+
+def bearer_matches(authorization: str, expected: str | None) -> bool:
+    """An ``Authorization: Bearer <token>`` header value carrying the configured token."""
+    return authorization.startswith("Bearer ") and token_matches(
+        authorization.removeprefix("Bearer "), expected
+    )
 
 
 def websocket_url(public_base: str, path: str) -> str:

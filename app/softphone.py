@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from app.security import POLICY_VIOLATION, bearer_matches, token_matches
 from app.switchboard import STREAM_TOKEN_PARAMETER, Switchboard
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-POLICY_VIOLATION = 1008
 OPEN_WARNING = (
     "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s can start"
     " calls from a browser (on your Gemini account unless AGENT=echo). Development only."
@@ -80,20 +80,13 @@ class SoftphoneAccess:
             self.operator_token.encode(), b"softphone-cookie-v1", hashlib.sha256
         ).hexdigest()
 
-    def token_ok(self, supplied: str) -> bool:
-        return self.operator_token is not None and hmac.compare_digest(
-            supplied.encode(), self.operator_token.encode()
-        )
-
     def allowed(self, connection: HTTPConnection) -> bool:
         """An open softphone, the cookie, or the operator token as a bearer."""
         if self.open:
             return True
-        cookie = connection.cookies.get(COOKIE, "")
-        if cookie and hmac.compare_digest(cookie.encode(), self.cookie_value().encode()):
+        if token_matches(connection.cookies.get(COOKIE, ""), self.cookie_value()):
             return True
-        bearer = connection.headers.get("authorization", "")
-        return bearer.startswith("Bearer ") and self.token_ok(bearer.removeprefix("Bearer "))
+        return bearer_matches(connection.headers.get("authorization", ""), self.operator_token)
 
 
 def softphone_routes(
@@ -114,7 +107,7 @@ def softphone_routes(
         supplied = request.query_params.get("token")
         if supplied is None:
             return login("Enter the operator token (OPERATOR_TOKEN) to use the softphone.", 401)
-        if not access.token_ok(supplied):
+        if not token_matches(supplied, access.operator_token):
             log.warning("softphone: wrong operator token from %s", _client(request))
             return login("That is not the operator token.", 401)
         # The token leaves the address bar at once; the cookie carries a value derived from it.

@@ -37,7 +37,7 @@ from app.outbound import (
 )
 from app.ports import AgentConnector, SocketClosed
 from app.records import CallRecords
-from app.security import SignatureChecker, websocket_url
+from app.security import POLICY_VIOLATION, SignatureChecker, bearer_matches, websocket_url
 from app.settings import Settings
 from app.softphone import OPEN_WARNING, SoftphoneAccess, softphone_routes
 from app.stream_token import StreamTokens
@@ -60,7 +60,6 @@ UNSIGNED_WARNING = (
     " NOT checked, so anyone who finds this server can start calls on your Gemini account."
     " Use this for local development only."
 )
-POLICY_VIOLATION = 1008
 TWIML = "application/xml"
 
 
@@ -155,6 +154,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
     options = dataclasses.replace(
         bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
     )
+    softphone_options = dataclasses.replace(options, live_transcripts=True)
     rest = rest_client(settings)
     metrics = PrometheusMetrics()
     records = CallRecords(Path(settings.call_records_path)) if settings.call_records_path else None
@@ -165,13 +165,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
 
         connector = GeminiConnector(settings, tools)  # checks credentials now, not mid-call
     state: dict[str, AgentConnector] = {"connector": connector}
-    softphone = (
-        SoftphoneAccess(
-            settings.operator_token.get_secret_value() if settings.operator_token else None
-        )
-        if settings.enable_softphone
-        else None
-    )
+    operator_token = settings.operator_token.get_secret_value() if settings.operator_token else None
+    softphone = SoftphoneAccess(operator_token) if settings.enable_softphone else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -306,7 +301,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         await run_call(websocket, options)
 
     async def softphone_call(websocket: WebSocket) -> None:
-        await run_call(websocket, dataclasses.replace(options, live_transcripts=True))
+        await run_call(websocket, softphone_options)
 
     async def run_call(websocket: WebSocket, call_options: BridgeOptions) -> None:
         await websocket.accept()
@@ -392,13 +387,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         return JSONResponse({"status": "transferring", "call": call_sid}, status_code=202)
 
     def operator_ok(request: Request) -> bool:
-        expected = settings.operator_token
-        supplied = request.headers.get("authorization", "")
-        if expected is None or not supplied.startswith("Bearer "):
-            return False
-        return hmac.compare_digest(
-            supplied.removeprefix("Bearer ").encode(), expected.get_secret_value().encode()
-        )
+        return bearer_matches(request.headers.get("authorization", ""), operator_token)
 
     async def list_calls(request: Request) -> Response:
         if records is None:

@@ -378,10 +378,7 @@ async def test_a_call_from_the_softphone(
             timeout=10_000,
         )
         status = await page.locator("#status").inner_text()
-        async with asyncio.timeout(10):
-            while not server.board.recent:
-                await asyncio.sleep(0.05)
-        summary = server.board.recent[-1]
+        summary = await server.call_ended()
 
     conn = standin.connections[0]
     # The caller's speech reached Gemini: find the question in what the stand-in received.
@@ -477,9 +474,7 @@ async def test_echo_mode_from_the_softphone(standin: GeminiStandIn, tmp_path: Pa
         tap = np.array(await page.evaluate("window.softphone.tap"), dtype=np.float64)
         rate = await page.evaluate("window.softphone.call.context.sampleRate")
         await page.click("#hangup")
-        async with asyncio.timeout(10):
-            while not server.board.recent:
-                await asyncio.sleep(0.05)
+        await server.call_ended()
         record = (await http.get(f"/calls/{call_sid}")).json()
     assert said.status_code == 202
     assert record["caller"] == "softphone" and record["outcome"] == "completed"

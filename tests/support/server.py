@@ -46,6 +46,13 @@ class RunningServer:
     def board(self) -> Any:
         return self.app.state.board
 
+    async def call_ended(self, timeout: float = 10.0) -> Any:
+        """The summary of the latest finished call, once there is one."""
+        async with asyncio.timeout(timeout):
+            while not self.board.recent:
+                await asyncio.sleep(0.05)
+        return self.board.recent[-1]
+
 
 @asynccontextmanager
 async def serve_app(settings: Settings) -> AsyncIterator[RunningServer]:
