@@ -1,4 +1,9 @@
-"""TwiML documents, rendered from the templates in ``twiml/`` with every value escaped."""
+"""TwiML documents, rendered from the templates in ``twiml/`` with every value escaped.
+
+The templates ship inside the package (``app/twiml_templates`` links to the top-level
+``twiml/`` in a checkout; a wheel carries the files themselves), so an installed server
+finds them wherever it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 from string import Template
 from xml.sax.saxutils import escape
 
-TWIML_DIR = Path(__file__).resolve().parent.parent / "twiml"
+TWIML_DIR = Path(__file__).parent / "twiml_templates"
 _ATTRIBUTE_ENTITIES = {'"': "&quot;", "'": "&apos;"}
 
 
