@@ -6,14 +6,18 @@ the server with :class:`ConfigError`, whose message names the variable and the f
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
+import ssl
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -49,6 +53,13 @@ DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling a
 
 Sensitivity = Literal["HIGH", "LOW"]
 E164 = re.compile(r"\+[1-9]\d{6,14}")
+# The server's own routes: a PUBLIC_URL ending in one of them is the webhook's address,
+# not the server's (every signature would then be computed over the wrong URL).
+ROUTE_PATHS = ("/incoming-call", "/media-stream", "/call-ended", "/stream-status", "/call-status")
+API_VERSION = re.compile(r"v[0-9]+((alpha|beta)[0-9]*)?")
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*")
 
 
 class ConfigError(Exception):
@@ -139,6 +150,8 @@ class Settings(BaseSettings):
     call_records_path: str = "calls.sqlite3"
     recordings_dir: str = ""
 
+    _instruction: str = PrivateAttr(default="")  # SYSTEM_INSTRUCTION_FILE's text
+
     @field_validator("*", mode="before")
     @classmethod
     def _blank_means_unset(cls, value: object, info: ValidationInfo) -> object:
@@ -169,22 +182,30 @@ class Settings(BaseSettings):
                 " address Twilio calls (e.g. https://bot.example.com) so signatures can be"
                 " checked."
             )
-        if self.public_url and not self.public_url.startswith(("https://", "http://")):
+        problems.extend(public_url_problems(self.public_url))
+        for name, url in (
+            ("GEMINI_BASE_URL", self.gemini_base_url),
+            ("TWILIO_API_BASE_URL", self.twilio_api_base_url),
+        ):
+            problems.extend(base_url_problems(name, url))
+        if self.system_instruction_file is not None:
+            text, problem = read_instruction(self.system_instruction_file)
+            if problem:
+                problems.append(problem)
+            self._instruction = text
+        if self.ssl_cert_file is not None:
+            problems.extend(ca_file_problems(self.ssl_cert_file))
+        if self.gemini_api_version and not API_VERSION.fullmatch(self.gemini_api_version):
             problems.append(
-                f"PUBLIC_URL={self.public_url!r} must start with https:// (e.g."
-                " https://bot.example.com)."
+                f"GEMINI_API_VERSION={self.gemini_api_version!r} is not an API version like"
+                " v1beta (Developer API) or v1beta1 (Vertex AI); unset it for the default."
             )
-        if self.system_instruction_file is not None and not self.system_instruction_file.is_file():
+        if self.gemini_language and not LANGUAGE.fullmatch(self.gemini_language):
             problems.append(
-                f"SYSTEM_INSTRUCTION_FILE={self.system_instruction_file} is not a readable file:"
-                " fix the path or unset it."
-            )
-        if self.ssl_cert_file is not None and not self.ssl_cert_file.is_file():
-            problems.append(
-                f"SSL_CERT_FILE={self.ssl_cert_file} is not a readable file: fix the path or"
-                " unset it."
+                f"GEMINI_LANGUAGE={self.gemini_language!r} is not a language code like en-US."
             )
         problems.extend(self._telephony_problems())
+        problems.extend(host_problems(self.host))
         if problems:
             raise ValueError(" ".join(problems))
         return self
@@ -197,19 +218,28 @@ class Settings(BaseSettings):
             problems.append(
                 "TWILIO_ACCOUNT_SID must be your account SID (AC followed by 32 hex digits)."
             )
+        names: set[str] = set()
         for entry in filter(None, (e.strip() for e in self.transfer_targets.split(","))):
-            name, _, number = entry.partition("=")
-            if not re.fullmatch(r"[A-Za-z][\w-]*", name.strip()) or not E164.fullmatch(
-                number.strip()
-            ):
+            name, _, number = (part.strip() for part in entry.partition("="))
+            if not re.fullmatch(r"[A-Za-z][\w-]*", name) or not E164.fullmatch(number):
                 problems.append(
                     f"TRANSFER_TARGETS entry {entry!r} must look like name=+15551234567."
                 )
+            elif name in names:
+                problems.append(
+                    f"TRANSFER_TARGETS names {name!r} twice: give each target its own name."
+                )
+            names.add(name)
         if self.enable_softphone and self.operator_token is None and self.validates_signatures:
             problems.append(
                 "ENABLE_SOFTPHONE=true needs OPERATOR_TOKEN: the softphone page is opened with"
                 " that token (it is open without one only in development, with"
                 " ALLOW_UNSIGNED_REQUESTS=true and no TWILIO_AUTH_TOKEN)."
+            )
+        if self.twilio_account_sid and self.twilio_auth_token is None:
+            problems.append(
+                "TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN: Twilio's REST API needs"
+                " both; set the auth token, or unset the account SID."
             )
         if self.twilio_from_number and not E164.fullmatch(self.twilio_from_number):
             problems.append("TWILIO_FROM_NUMBER must be in E.164 form, like +15551234567.")
@@ -245,8 +275,9 @@ class Settings(BaseSettings):
 
     @property
     def instruction_text(self) -> str:
+        """The instructions, from SYSTEM_INSTRUCTION_FILE as read (once) at startup."""
         if self.system_instruction_file is not None:
-            return self.system_instruction_file.read_text(encoding="utf-8").strip()
+            return self._instruction
         return self.system_instruction
 
     @property
@@ -261,6 +292,90 @@ class Settings(BaseSettings):
         """Every configured secret, for log redaction."""
         values = [self.gemini_api_key, self.twilio_auth_token, self.operator_token]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+
+def public_url_problems(url: str | None) -> list[str]:
+    """PUBLIC_URL is the https base address Twilio calls (it signs exactly that)."""
+    if not url:
+        return []
+    example = "e.g. https://bot.example.com"
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return [
+            f"PUBLIC_URL={url!r} must start with https:// ({example}): Twilio calls only"
+            " https webhooks and streams only to wss:// addresses."
+        ]
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        return [f"PUBLIC_URL={url!r} has a port that is not a number ({example})."]
+    if not parts.hostname:
+        return [f"PUBLIC_URL={url!r} names no host ({example})."]
+    if parts.query or parts.fragment:
+        return [f"PUBLIC_URL={url!r} must not carry a query string or fragment ({example})."]
+    path = parts.path.rstrip("/")
+    for route in ROUTE_PATHS:
+        if path.endswith(route):
+            base = url.rstrip("/").removesuffix(route)
+            return [
+                f"PUBLIC_URL={url!r} ends in {route}: set it to the server's base address"
+                f" ({base}); the server adds {route} itself."
+            ]
+    return []
+
+
+def base_url_problems(name: str, url: str | None) -> list[str]:
+    if not url:
+        return []
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return [f"{name}={url!r} must be an https:// address with a host, or unset."]
+    return []
+
+
+def host_problems(host: str) -> list[str]:
+    """HOST is what the server listens on: an IP address or a host name."""
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        return []
+    except ValueError:
+        pass
+    if HOSTNAME.fullmatch(host):
+        return []
+    return [
+        f"HOST={host!r} is not an IP address or host name: use 0.0.0.0 (every interface)"
+        " or 127.0.0.1 (this machine only)."
+    ]
+
+
+def ca_file_problems(path: Path) -> list[str]:
+    """SSL_CERT_FILE must hold CA certificates the TLS layer can load."""
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as error:
+        reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
+        return [
+            f"SSL_CERT_FILE={path} cannot be loaded as PEM CA certificates ({reason}):"
+            " fix the path or unset it."
+        ]
+    return []
+
+
+def read_instruction(path: Path) -> tuple[str, str | None]:
+    """SYSTEM_INSTRUCTION_FILE's text, read once; or a sentence saying why it cannot be."""
+    where = f"SYSTEM_INSTRUCTION_FILE={path}"
+    try:
+        text = path.read_bytes().decode("utf-8").strip()
+    except OSError as error:
+        return "", f"{where} cannot be read ({error.strerror or error}): fix the path or unset it."
+    except UnicodeDecodeError as error:
+        return "", (
+            f"{where} is not UTF-8 text (byte {error.object[error.start]:#04x} at position"
+            f" {error.start}): save it as UTF-8."
+        )
+    if not text:
+        return "", f"{where} is empty: write the bot's instructions in it, or unset it."
+    return text, None
 
 
 def backend_problems(settings: Settings) -> list[str]:
