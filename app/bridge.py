@@ -71,6 +71,11 @@ class Outcome(StrEnum):
     NO_START = "no_start"  # the socket never sent a valid `start`
     REFUSED = "refused"  # bad stream token, or no capacity: no session was opened
     PROTOCOL_VIOLATION = "protocol_violation"  # a flood of messages or of malformed ones
+    INTERNAL_ERROR = "internal_error"  # a fault in this server; the caller hears an apology
+
+
+# Outcomes after which the <Connect action> plays the apology instead of hanging up.
+APOLOGY_OUTCOMES = frozenset({Outcome.AGENT_FAILED, Outcome.INTERNAL_ERROR})
 
 
 # WebSocket close codes the server uses, by outcome (Twilio then runs <Connect action>).
@@ -80,6 +85,7 @@ CLOSE_CODES = {
     Outcome.NO_START: 1008,
     Outcome.REFUSED: 1008,
     Outcome.PROTOCOL_VIOLATION: 1008,
+    Outcome.INTERNAL_ERROR: 1011,
 }
 
 
@@ -195,6 +201,7 @@ class CallBridge:
         self.log = _CallLog(log, self._log_ids)
         self.link = AgentLink(connector, options.link, self.log)
         self._began = time.monotonic()
+        self._observed = False  # call_started was reported: call_ended must follow
         self._last_speech = self._began
         self._idle_prompted = False
         self._ending: str | None = None
@@ -232,8 +239,19 @@ class CallBridge:
         return self.start.stream_sid if self.start else ""
 
     async def run(self) -> CallSummary:
-        began = self._began
-        outcome, reason = Outcome.COMPLETED, ""
+        """The whole call. Never raises: whatever happens, the call ends with an outcome,
+        its record and metrics are settled, and the socket is closed with a code."""
+        try:
+            outcome, reason = await self._run()
+        except Exception as error:  # the call's boundary: a fault here must not leave
+            # the caller in dead air; they hear the apology (APOLOGY_OUTCOMES).
+            while isinstance(error, ExceptionGroup) and error.exceptions:
+                error = error.exceptions[0]
+            self.log.error("call failed inside the server: %r", error, exc_info=error)
+            outcome, reason = Outcome.INTERNAL_ERROR, f"internal error ({type(error).__name__})"
+        return await self._finish(outcome, reason)
+
+    async def _run(self) -> tuple[Outcome, str]:
         try:
             self.start = await asyncio.wait_for(
                 self._wait_for_start(), self._options.start_timeout_s
@@ -247,10 +265,7 @@ class CallBridge:
             if refusal is not None:
                 raise _CallOver(refusal, Outcome.REFUSED)
             self._observer.call_started()
-            if self._options.recordings_dir is not None:
-                self._recording = StereoRecording(
-                    self._options.recordings_dir / f"{self.call_sid or self.stream_sid}.wav"
-                )
+            self._observed = True
             if self._recorder is not None:
                 params = self.start.custom_parameters
                 self._recorder.call_started(
@@ -262,48 +277,53 @@ class CallBridge:
                         "direction": params.get("direction", "inbound"),
                     },
                 )
-            try:
-                outcome, reason = await self._converse()
-            except AgentSessionError as error:
-                self._observer.call_ended(Outcome.AGENT_FAILED.value)
-                raise error
-            self._observer.call_ended(outcome.value)
+            if self._options.recordings_dir is not None:
+                self._recording = StereoRecording(
+                    self._options.recordings_dir / f"{self.call_sid or self.stream_sid}.wav"
+                )
+            return await self._converse()
         except TimeoutError:
-            outcome, reason = Outcome.NO_START, "no start message in time"
+            return Outcome.NO_START, "no start message in time"
         except _CallOver as over:
             outcome = over.outcome if over.outcome is not Outcome.COMPLETED else Outcome.NO_START
-            reason = over.reason
+            return outcome, over.reason
         except AgentSessionError as error:
-            outcome, reason = Outcome.AGENT_FAILED, error.reason
-        self._settle_heard(call_over=True)
+            return Outcome.AGENT_FAILED, error.reason
+
+    async def _finish(self, outcome: Outcome, reason: str) -> CallSummary:
+        """Settle what the call leaves behind, each step on its own: one failing (a full
+        disk, a locked database) is logged and does not stop the others."""
+        if self._observed:
+            self._settle("metrics", lambda: self._observer.call_ended(outcome.value))
+        self._settle("call record", lambda: self._settle_heard(call_over=True))
         summary = CallSummary(
             call_sid=self.call_sid,
             stream_sid=self.stream_sid,
             outcome=outcome,
             reason=reason,
-            duration_s=time.monotonic() - began,
+            duration_s=time.monotonic() - self._began,
             stats=self.stats,
             turns=self._transcript,
             link=self.link.stats,
         )
-        if self._recorder is not None and self.call_sid and outcome is not Outcome.REFUSED:
-            self._recorder.call_ended(
-                self.call_sid,
-                {
-                    "duration_s": summary.duration_s,
-                    "outcome": outcome.value,
-                    "reason": reason,
-                    "reconnects": self.link.stats.reconnects,
-                    "switches": self.link.stats.switches,
-                    "tokens": self.stats.tokens,
-                    "interruptions": self.stats.interruptions,
-                    "tool_calls": self.tools.completed + self.tools.failed,
-                },
-            )
-        if self._recording is not None:
-            self._recording.close()
-            self.log.info("recording: %s (%.1f s)", self._recording.path, self._recording.seconds)
-        level = logging.ERROR if outcome is Outcome.AGENT_FAILED else logging.INFO
+        recorder = self._recorder
+        if recorder is not None and self.call_sid and outcome is not Outcome.REFUSED:
+            fields = {
+                "duration_s": summary.duration_s,
+                "outcome": outcome.value,
+                "reason": reason,
+                "reconnects": self.link.stats.reconnects,
+                "switches": self.link.stats.switches,
+                "tokens": self.stats.tokens,
+                "interruptions": self.stats.interruptions,
+                "tool_calls": self.tools.completed + self.tools.failed,
+            }
+            self._settle("call record", lambda: recorder.call_ended(self.call_sid, fields))
+        recording = self._recording
+        if recording is not None:
+            self._settle("recording", recording.close)
+            self.log.info("recording: %s (%.1f s)", recording.path, recording.seconds)
+        level = logging.ERROR if outcome in APOLOGY_OUTCOMES else logging.INFO
         self.log.log(
             level,
             "call ended: %s (%s); %.1f s, %d agent turns, %d interruptions, %d malformed frames,"
@@ -322,6 +342,12 @@ class CallBridge:
         # makes Twilio request the <Connect action>, which plays the apology if needed.
         await self._socket.close(CLOSE_CODES[outcome], close_reason(outcome, reason))
         return summary
+
+    def _settle(self, what: str, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception as error:  # settling one sink must not stop the others
+            self.log.error("could not settle the %s: %r", what, error, exc_info=error)
 
     async def _next_event(self) -> wire.TwilioEvent:
         """The next well-formed, interesting frame; malformed ones are counted and logged."""

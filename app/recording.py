@@ -9,6 +9,7 @@ the agent audio still queued for the future is held in memory.
 
 from __future__ import annotations
 
+import tempfile
 import wave
 from pathlib import Path
 
@@ -56,3 +57,19 @@ class StereoRecording:
 
     def close(self) -> None:
         self._wav.close()
+
+
+class RecordingsUnusable(Exception):
+    """The recordings directory cannot take files; the message says why."""
+
+
+def check_recordings_dir(directory: Path) -> None:
+    """Create ``directory`` if needed and write a file in it, as each call will."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise RecordingsUnusable(
+            f"is not a writable directory ({error.strerror or error})"
+        ) from None
