@@ -106,7 +106,10 @@ def declare(function: ToolFunction, name: str | None = None) -> Tool:
     if not function.__doc__:
         raise ToolDefinitionError(f"{where}: needs a docstring (it tells the model what it does)")
     summary, described = _docstring_parts(function.__doc__)
-    hints = typing.get_type_hints(function)
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception as error:  # an annotation that names something undefined
+        raise ToolDefinitionError(f"{where}: its type hints cannot be read ({error})") from None
     properties: dict[str, Any] = {}
     required: list[str] = []
     for param in inspect.signature(function).parameters.values():
@@ -137,6 +140,11 @@ def load_module_tools(module_path: str) -> list[Tool]:
         module = importlib.import_module(module_path)
     except ImportError as error:
         raise ToolDefinitionError(f"TOOL_MODULES: cannot import {module_path!r}: {error}") from None
+    except Exception as error:  # the module's own fault at import: SyntaxError, NameError…
+        raise ToolDefinitionError(
+            f"TOOL_MODULES: importing {module_path!r} failed with {type(error).__name__}:"
+            f" {error}; fix the module or take it out of TOOL_MODULES"
+        ) from None
     listed = getattr(module, "TOOLS", None)
     if listed is None:
         listed = [
