@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
+from app.logs import configure_logging
 from app.outbound import (
-    CALL_STATUS_PATH,
-    INCOMING_PATH,
     OutboundNotConfigured,
     configure_number,
     place_call,
     require_rest,
 )
 from app.records import CallRecords, format_call
-from app.replay import load_capture, replay
-from app.settings import Settings
+from app.replay import ReplayError, load_capture, replay
+from app.server.app import create_app
+from app.server.paths import CALL_STATUS_PATH, INCOMING_PATH
+from app.server.serve import listen, serve
+from app.server.services import build_services
+from app.settings import ConfigError, Settings, load_settings
+from app.tools import Tool, ToolDefinitionError
 from app.twilio_rest import TwilioRestError
-from app.web import declared_tools
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,18 +49,52 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        sys.exit(run(args, settings))
+    except (ConfigError, ToolDefinitionError) as error:
+        sys.exit(f"configuration error: {error}")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """One command; raises ConfigError / ToolDefinitionError for settings that cannot work."""
+    if args.command in (None, "serve"):
+        app = create_app(settings)  # every check `check` runs, then the services
+        sock = listen(settings.host, settings.port)
+        configure_logging(settings)
+        serve(app, settings, sock)
+        return 0
     if args.command == "check":
-        print(describe(settings))
+        services = build_services(settings)  # exactly what serving would build
+        try:
+            print(describe(settings, services.tools))
+        finally:
+            if services.records is not None:
+                services.records.close()
         return 0
     if args.command == "calls":
         return show_calls(settings, args.call_sid, args.last)
     if args.command == "replay":
-        frames = load_capture(args.capture)
-        seconds = asyncio.run(replay(settings, frames, args.out, args.server, args.listen))
-        print(f"wrote {args.out}: the caller heard {seconds:.1f} s of agent audio")
-        return 0
+        return replay_command(args, settings)
     return asyncio.run(_rest_command(args, settings))
+
+
+def replay_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        frames = load_capture(args.capture)
+        result = asyncio.run(replay(settings, frames, args.out, args.server, args.listen))
+    except ReplayError as error:
+        print(f"replay failed: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}: the caller heard {result.heard_s:.1f} s of agent audio")
+    if result.ended_by_server:
+        print(
+            f"the server ended the call after {result.recorded_s:.1f} s"
+            f" (code {result.close_code}: {result.close_reason or 'no reason given'})"
+        )
+    return 0
 
 
 async def _rest_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,9 +126,8 @@ def _shown(value: object) -> str:
     return "(not set)" if value in (None, "") else str(value)
 
 
-def describe(settings: Settings) -> str:
+def describe(settings: Settings, tools: tuple[Tool, ...]) -> str:
     """What the server would use, secrets shown only as set / not set."""
-    tools = declared_tools(settings)
     secret = {True: "set", False: "NOT SET"}
     lines = [
         "settings are valid",

@@ -7,9 +7,9 @@ import sys
 from starlette.applications import Starlette
 
 from app.logs import configure_logging
+from app.server.app import create_app
 from app.settings import ConfigError, load_settings
 from app.tools import ToolDefinitionError
-from app.web import create_app
 
 
 def build() -> Starlette:

@@ -3,11 +3,9 @@ operator API (``POST /calls``) and the CLI (``python -m app call|configure-numbe
 
 from __future__ import annotations
 
+from app.server.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.settings import E164, Settings
 from app.twilio_rest import PlacedCall, TwilioRest
-
-INCOMING_PATH = "/incoming-call"
-CALL_STATUS_PATH = "/call-status"
 
 
 class OutboundNotConfigured(Exception):
@@ -24,7 +22,8 @@ def rest_client(settings: Settings) -> TwilioRest | None:
     )
 
 
-def require_rest(settings: Settings, *, placing_calls: bool) -> TwilioRest:
+def check_outbound(settings: Settings, *, placing_calls: bool) -> None:
+    """Raise :class:`OutboundNotConfigured` naming the settings still missing."""
     missing = [
         name
         for name, value in (
@@ -35,9 +34,15 @@ def require_rest(settings: Settings, *, placing_calls: bool) -> TwilioRest:
         )
         if not value
     ]
-    rest = rest_client(settings)
-    if missing or rest is None:
+    if missing:
         raise OutboundNotConfigured(f"set {', '.join(missing)} first")
+
+
+def require_rest(settings: Settings, *, placing_calls: bool) -> TwilioRest:
+    """A REST client of its own (for a command; call inside a running event loop)."""
+    check_outbound(settings, placing_calls=placing_calls)
+    rest = rest_client(settings)
+    assert rest is not None  # the account SID and auth token are set
     return rest
 
 

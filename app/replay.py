@@ -1,54 +1,104 @@
 """Replay a captured media stream through the server; write what the caller heard.
 
-``python -m app replay capture.json --out reply.wav`` plays Twilio's part with a
-captured media-stream JSON (a list of the frames Twilio sent): it asks the webhook for
-TwiML (signed when TWILIO_AUTH_TOKEN is set), opens the stream with the TwiML's
-parameters, sends the caller's frames in real time, and records the reply the way
-Twilio plays it (queued audio, `clear` honoured) into a stereo WAV: the caller on the
-left, the agent on the right. Against a running server (``--server URL``) or one
-started in this process with the current settings (and so their Gemini endpoint).
+``python -m app replay capture.json --out reply.wav`` plays Twilio's part (the
+:mod:`app.twilio_emulator`) with a captured media-stream JSON (a list of the frames
+Twilio sent): it asks the webhook for TwiML (signed when TWILIO_AUTH_TOKEN is set),
+opens the stream with the TwiML's parameters, sends the caller's frames in real
+time, returns Twilio's marks as the reply plays, and records the call the way Twilio
+plays it (queued audio, ``clear`` honoured) into a stereo WAV: the caller on the left,
+the agent on the right. Against a running server (``--server URL``) or one started in
+this process with the current settings (and so their Gemini endpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import socket
-import time
-import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
 import websockets
-from twilio.request_validator import RequestValidator
 
 from app.recording import StereoRecording
-from app.security import websocket_url
 from app.settings import Settings
+from app.twilio_emulator import (
+    ULAW_BYTES_PER_MS,
+    Frame,
+    TwilioEmulator,
+    TwilioWouldReject,
+    TwimlError,
+    WebhookRefused,
+)
 
-SILENCE = b"\xff" * 160
+HANG_UP_WAIT_S = 5.0  # after the caller's `stop`, how long the server may take to close
 
 
-def load_capture(path: Path) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = json.loads(path.read_text())
+class ReplayError(Exception):
+    """The replay cannot go on; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    heard_s: float  # agent audio the caller heard
+    recorded_s: float  # length of the WAV
+    ended_by_server: bool  # the server closed the stream before the caller hung up
+    close_code: int | None
+    close_reason: str
+
+
+def load_capture(path: Path) -> list[Frame]:
+    """The capture's frames, or :class:`ReplayError` saying what is wrong with the file."""
+    try:
+        frames = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ReplayError(f"cannot read the capture {path} ({error.strerror or error})") from None
+    except (ValueError, RecursionError):
+        raise ReplayError(
+            f"{path} is not JSON: a capture is a JSON list of Twilio frames"
+        ) from None
+    if not isinstance(frames, list) or not all(isinstance(f, dict) for f in frames):
+        raise ReplayError(f"{path} is not a JSON list of Twilio frames (objects)")
+    start = next((f for f in frames if f.get("event") == "start"), None)
+    if start is None or not isinstance(start.get("start"), dict):
+        raise ReplayError(f"{path} has no `start` frame, so it cannot be a media stream")
     return frames
 
 
 async def replay(
     settings: Settings,
-    frames: list[dict[str, Any]],
+    frames: list[Frame],
     out: Path,
     server: str | None,
     tail_s: float = 8.0,
-) -> float:
-    """Returns the seconds of agent audio the caller heard."""
-    if server is not None:
-        return await _replay(settings, frames, out, server.rstrip("/"), tail_s)
-    from app.web import create_app
+) -> ReplayResult:
+    """Play the capture through ``server`` (or a server started here); raises
+    :class:`ReplayError` with one sentence for anything that stops it."""
+    try:
+        recording = StereoRecording(out)
+    except OSError as error:
+        raise ReplayError(f"cannot write {out} ({error.strerror or error})") from None
+    try:
+        if server is None:
+            async with _local_server(settings) as local:
+                return await _replay(settings, frames, recording, local, tail_s)
+        parts = urlsplit(server)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ReplayError(f"--server {server!r} must be a URL like http://127.0.0.1:8000")
+        return await _replay(settings, frames, recording, server.rstrip("/"), tail_s)
+    finally:
+        recording.close()
+
+
+@contextlib.asynccontextmanager
+async def _local_server(settings: Settings) -> AsyncIterator[str]:
+    from app.server.app import create_app  # the server's own wiring, settings checked
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -59,88 +109,59 @@ async def replay(
     while not running.started:
         if task.done():
             task.result()
+            raise ReplayError(f"the local server could not start on port {port}")
         await asyncio.sleep(0.02)
     try:
-        return await _replay(settings, frames, out, f"http://127.0.0.1:{port}", tail_s)
+        yield f"http://127.0.0.1:{port}"
     finally:
         running.should_exit = True
         await task
 
 
 async def _replay(
-    settings: Settings, frames: list[dict[str, Any]], out: Path, server: str, tail_s: float
-) -> float:
-    start = next(f for f in frames if f.get("event") == "start")
-    call_sid = start["start"]["callSid"]
-    public = settings.public_base or server
-    validator = (
-        RequestValidator(settings.twilio_auth_token.get_secret_value())
-        if settings.twilio_auth_token
-        else None
+    settings: Settings,
+    frames: list[Frame],
+    recording: StereoRecording,
+    server: str,
+    tail_s: float,
+) -> ReplayResult:
+    start: dict[str, Any] = next(f for f in frames if f.get("event") == "start")["start"]
+    call_sid = str(start.get("callSid", ""))
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    twilio = TwilioEmulator(server, settings.public_base or server, token)
+    caller = str((start.get("customParameters") or {}).get("from", ""))
+    try:
+        instruction = await twilio.incoming_call(call_sid, caller=caller, called="")
+        stream = await twilio.open_stream(instruction, listener=recording)
+    except (httpx.HTTPError, OSError) as error:
+        raise ReplayError(f"cannot reach the server at {server} ({error})") from None
+    except WebhookRefused as refused:
+        hint = " (TWILIO_AUTH_TOKEN and PUBLIC_URL must be the server's)" * (refused.status == 403)
+        raise ReplayError(f"{refused}{hint}") from None
+    except TwimlError as error:
+        raise ReplayError(str(error)) from None
+    except websockets.InvalidStatus as error:
+        status = error.response.status_code
+        raise ReplayError(f"the server refused the media stream (HTTP {status})") from None
+    try:
+        talking = await stream.replay([f for f in frames if f.get("event") != "stop"])
+        if talking:  # the caller listens to the reply, then hangs up
+            talking = await stream.send_audio(b"\xff" * int(tail_s * 1000 * ULAW_BYTES_PER_MS))
+        if talking:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await stream.stop(call_sid)
+        with contextlib.suppress(TimeoutError):
+            await stream.wait_closed(HANG_UP_WAIT_S)
+    except TwilioWouldReject:
+        pass  # reported below, with everything else it sent
+    finally:
+        await stream.close()
+    if stream.problems:
+        raise ReplayError(f"the server sent what Twilio would reject: {stream.problems[0]}")
+    return ReplayResult(
+        heard_s=len(stream.heard) / (1000 * ULAW_BYTES_PER_MS),
+        recorded_s=recording.seconds,
+        ended_by_server=not talking,
+        close_code=stream.closed_code,
+        close_reason=stream.closed_reason,
     )
-    form = {
-        "CallSid": call_sid,
-        "From": start["start"].get("customParameters", {}).get("from", ""),
-        "To": "",
-        "Direction": "inbound",
-    }
-    headers = (
-        {"X-Twilio-Signature": validator.compute_signature(public + "/incoming-call", form)}
-        if validator
-        else {}
-    )
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(server + "/incoming-call", data=form, headers=headers)
-    answer.raise_for_status()
-    stream = ET.fromstring(answer.text).find("Connect/Stream")
-    if stream is None:
-        raise RuntimeError(f"the webhook did not connect a stream: {answer.text}")
-    params = {p.attrib["name"]: p.attrib["value"] for p in stream.iter("Parameter")}
-    signed = websocket_url(public, "/media-stream")
-    ws_headers = (
-        {"X-Twilio-Signature": validator.compute_signature(signed, {})} if validator else {}
-    )
-    local = "ws://" + server.split("://", 1)[1] + "/media-stream"
-    recording = StereoRecording(out)
-    heard = 0
-    async with websockets.connect(local, additional_headers=ws_headers, compression=None) as ws:
-
-        async def listen() -> None:
-            nonlocal heard
-            async for raw in ws:
-                message = json.loads(raw)
-                if message.get("event") == "media":
-                    audio = base64.b64decode(message["media"]["payload"])
-                    recording.agent(audio)
-                    heard += len(audio)
-                elif message.get("event") == "clear":
-                    recording.clear()
-
-        listener = asyncio.create_task(listen())
-        began = time.monotonic()
-        sent = 0
-        for frame in frames:
-            event = frame.get("event")
-            if event == "stop":
-                continue
-            if event == "start":
-                frame = {**frame, "start": {**frame["start"], "customParameters": params}}
-            if event == "media":
-                await asyncio.sleep(max(0.0, began + sent * 0.02 - time.monotonic()))
-                recording.caller(base64.b64decode(frame["media"]["payload"]))
-                sent += 1
-            await ws.send(json.dumps(frame))
-        for _ in range(int(tail_s / 0.02)):  # the caller listens to the reply
-            await asyncio.sleep(max(0.0, began + sent * 0.02 - time.monotonic()))
-            recording.caller(SILENCE)
-            sent += 1
-        await ws.send(
-            json.dumps(
-                {"event": "stop", "streamSid": start["streamSid"], "stop": {"callSid": call_sid}}
-            )
-        )
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-            await listener
-    recording.close()
-    return heard / 8000

@@ -38,10 +38,10 @@ import numpy as np
 import websockets
 
 from app.audio import pcm16_to_ulaw
+from app.twilio_emulator import STREAM, TwilioEmulator, build_capture
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, standin_env
 from tests.support.signals import to_pcm16
-from tests.support.twilio_client import STREAM, TwilioClient, build_capture
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPLY = to_pcm16(np.sin(np.arange(24000) * 2 * np.pi * 300 / 24000) * 6000)  # 1 s
@@ -136,13 +136,13 @@ async def run_level(
     rng = np.random.default_rng(3)
     ulaw = pcm16_to_ulaw(to_pcm16(rng.normal(0, 2500, int(8000 * (seconds + 5)))))
     capture = build_capture(ulaw, stop=False)
-    twilio = TwilioClient(server, PUBLIC_URL, AUTH_TOKEN)
+    twilio = TwilioEmulator(server, PUBLIC_URL, AUTH_TOKEN)
     traces, sockets, tasks = [], [], []
     for n in range(calls):
         instruction = await twilio.incoming_call(f"CA{n:032x}")
         ws = await websockets.connect(
             "ws://" + server.removeprefix("http://") + "/media-stream",
-            additional_headers=twilio._sign(instruction.url, {}),
+            additional_headers=twilio.sign(instruction.url, {}),
             max_size=2**20,
             compression=None,
         )  # as Twilio
@@ -215,11 +215,11 @@ async def soak(minutes: float, pace: float, standin: GeminiStandIn, server: str,
     rng = np.random.default_rng(5)
     ulaw = pcm16_to_ulaw(to_pcm16(rng.normal(0, 2500, int(8000 * 60 * minutes))))
     capture = build_capture(ulaw, stop=False)
-    twilio = TwilioClient(server, PUBLIC_URL, AUTH_TOKEN)
+    twilio = TwilioEmulator(server, PUBLIC_URL, AUTH_TOKEN)
     instruction = await twilio.incoming_call("CA" + "5" * 32)
     ws = await websockets.connect(
         "ws://" + server.removeprefix("http://") + "/media-stream",
-        additional_headers=twilio._sign(instruction.url, {}),
+        additional_headers=twilio.sign(instruction.url, {}),
         compression=None,
     )
     start = {

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from app.audio import InboundConverter, pcm16_to_ulaw
+from app.twilio_emulator import CALL, TwilioEmulator, build_capture
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_app, settings_for
 from tests.support.signals import to_pcm16
-from tests.support.twilio_client import CALL, TwilioClient, build_capture
 
 REPLY = to_pcm16(np.sin(np.arange(24 * 400) * 2 * np.pi * 440 / 24000) * 8000)
 
@@ -63,7 +63,7 @@ async def run(minutes: float, pace: float, go_aways: int, drops: int) -> int:
         async with GeminiStandIn(Path(tmp), scenario) as standin:
             async with serve_app(settings_for(standin)) as server:
                 began = time.monotonic()
-                twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+                twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
                 stream = await twilio.open_stream(await twilio.incoming_call(CALL))
                 await stream.replay(build_capture(ulaw, stop=False), realtime=pace)
                 expected = InboundConverter().convert(ulaw)

@@ -10,9 +10,9 @@ from app import twilio_wire as wire
 from app.bridge import BridgeOptions, CallBridge, Outcome
 from app.events import AgentAudio, AgentEvent, AgentSessionError, Interrupted, TurnComplete
 from app.ports import SocketClosed
+from app.twilio_emulator import load_capture
 from tests.conftest import FIXTURES
 from tests.support.fakes import FakeConnector, FakeSession, Script
-from tests.support.twilio_client import load_capture
 
 FRAMES = [json.dumps(f) for f in load_capture(FIXTURES / "caller_question.json")]
 STREAM_SID = json.loads(FRAMES[1])["streamSid"]

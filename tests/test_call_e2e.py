@@ -21,6 +21,7 @@ import websockets
 
 from app.audio import ulaw_to_pcm16
 from app.bridge import CALL_TASKS
+from app.twilio_emulator import MediaStream, TwilioEmulator, capture_ulaw, load_capture
 from tests.conftest import FIXTURES
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import (
@@ -32,7 +33,6 @@ from tests.support.server import (
     settings_for,
 )
 from tests.support.signals import best_lag, from_pcm16, normalised_correlation, snr_db
-from tests.support.twilio_client import MediaStream, TwilioClient, capture_ulaw, load_capture
 
 QUESTION = load_capture(FIXTURES / "caller_question.json")
 BARGE_IN = load_capture(FIXTURES / "caller_barge_in.json")
@@ -51,8 +51,8 @@ REPLY = reply_pcm24k()
 
 async def start_call(
     server: RunningServer, *, sign: bool = True
-) -> tuple[TwilioClient, MediaStream]:
-    twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+) -> tuple[TwilioEmulator, MediaStream]:
+    twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
     instruction = await twilio.incoming_call(CALL_SID)
     assert instruction.url == "wss://bot.example.com/media-stream"
     stream = await twilio.open_stream(instruction, sign=sign)
@@ -229,15 +229,15 @@ async def test_without_greeting_the_bot_waits(standin: GeminiStandIn) -> None:
 
 async def test_unsigned_requests_are_refused_and_open_no_session(standin: GeminiStandIn) -> None:
     async with serve_app(settings_for(standin)) as server:
-        twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
         form = {"CallSid": CALL_SID, "From": "+15550100001", "To": "+15550100002"}
         assert (await twilio.post("/incoming-call", form, sign=False)).status_code == 403
         assert (await twilio.post("/incoming-call", form, signature="bm9wZQ==")).status_code == 403
         # Signed over the internal address instead of the public one: refused.
-        internal = TwilioClient(server.base, server.base, AUTH_TOKEN)
+        internal = TwilioEmulator(server.base, server.base, AUTH_TOKEN)
         assert (await internal.post("/incoming-call", form)).status_code == 403
         # Signed with another account's token: refused.
-        other = TwilioClient(server.base, PUBLIC_URL, "another-token")
+        other = TwilioEmulator(server.base, PUBLIC_URL, "another-token")
         assert (await other.post("/incoming-call", form)).status_code == 403
         assert (await other.post("/call-ended", form)).status_code == 403
 
@@ -260,7 +260,7 @@ async def test_stop_closes_the_gemini_session_and_leaves_no_task(standin: Gemini
         await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
         assert not call_tasks()
         assert not server.board.active
-        ended = await TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN).post(
+        ended = await TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN).post(
             "/call-ended", {"CallSid": CALL_SID}
         )
         assert [el.tag for el in ET.fromstring(ended.text)] == ["Hangup"]
@@ -350,8 +350,8 @@ async def test_fast_barge_in_clears_before_gemini_reports_the_interruption(
 
 
 async def test_echo_mode_repeats_the_caller_without_gemini(tmp_path: Path) -> None:
+    from app.server.app import create_app
     from app.settings import load_settings
-    from app.web import create_app
 
     settings = load_settings(
         _env_file=None,

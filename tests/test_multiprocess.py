@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 
+from app.twilio_emulator import TwilioEmulator
 from tests.support.gemini_standin import GeminiStandIn
 from tests.support.proxy import Proxy
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL
-from tests.support.twilio_client import TwilioClient
 from tests.test_call_e2e import QUESTION, REPLY, answer_question
 from tests.test_security import _start_server
 
@@ -26,7 +26,7 @@ async def test_two_processes_behind_a_proxy_each_carry_a_call(
     ports = [int(base.rsplit(":", 1)[1]) for base in (base_a, base_b)]
     try:
         async with Proxy([("127.0.0.1", p) for p in ports]) as proxy:
-            twilio = TwilioClient(f"http://127.0.0.1:{proxy.port}", PUBLIC_URL, AUTH_TOKEN)
+            twilio = TwilioEmulator(f"http://127.0.0.1:{proxy.port}", PUBLIC_URL, AUTH_TOKEN)
             sids = ["CA" + "a" * 32, "CA" + "b" * 32]
             streams = []
             for sid in sids:  # a token issued by one process is honoured by the other

@@ -7,9 +7,9 @@ import scipy.signal
 
 from app.audio import ulaw_to_pcm16
 from app.onset import FRAME_SAMPLES, OnsetDetector, level_dbfs
+from app.twilio_emulator import capture_ulaw, load_capture
 from tests.conftest import FIXTURES
 from tests.support.signals import from_pcm16, tone
-from tests.support.twilio_client import capture_ulaw, load_capture
 from tests.test_call_e2e import REPLY
 
 CALLER = from_pcm16(ulaw_to_pcm16(capture_ulaw(load_capture(FIXTURES / "caller_barge_in.json"))))

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from app.replay import replay
+from app.twilio_emulator import load_capture
 from tests.conftest import FIXTURES
 from tests.support.gemini_standin import GeminiStandIn
 from tests.support.server import free_port, serve_app, settings_for, standin_env
-from tests.support.twilio_client import load_capture
 from tests.test_call_e2e import REPLY, answer_question
 
 
@@ -28,14 +28,15 @@ async def test_replay_against_a_running_server(standin: GeminiStandIn, tmp_path:
     standin.scenario = answer_question
     settings = settings_for(standin)
     async with serve_app(settings) as server:
-        seconds = await replay(
+        result = await replay(
             settings,
             load_capture(FIXTURES / "caller_question.json"),
             tmp_path / "reply.wav",
             server.base,
             tail_s=4.0,
         )
-    assert abs(seconds - len(REPLY) / 48000) < 0.1
+    assert abs(result.heard_s - len(REPLY) / 48000) < 0.1
+    assert not result.ended_by_server and result.close_code == 1000
     agent = agent_channel(tmp_path / "reply.wav")
     assert np.count_nonzero(np.abs(agent) > 300) > 8000  # over a second of audible reply
 

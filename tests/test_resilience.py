@@ -21,6 +21,7 @@ import pytest
 
 from app.audio import InboundConverter, pcm16_to_ulaw
 from app.bridge import CALL_TASKS
+from app.twilio_emulator import CALL, MediaStream, TwilioEmulator, build_capture
 from tests.support.gemini_standin import (
     GeminiStandIn,
     Scenario,
@@ -29,7 +30,6 @@ from tests.support.gemini_standin import (
 )
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_app, settings_for
 from tests.support.signals import to_pcm16
-from tests.support.twilio_client import CALL, MediaStream, TwilioClient, build_capture
 
 REPLY_MS = 400
 REPLY = to_pcm16(np.sin(np.arange(24 * REPLY_MS) * 2 * np.pi * 440 / 24000) * 8000)
@@ -97,7 +97,7 @@ async def place_call(
     standin.scenario = scenario
     began = time.monotonic()
     async with serve_app(settings_for(standin, **settings)) as server:
-        twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
         instruction = await twilio.incoming_call(CALL)
         stream = await twilio.open_stream(instruction)
         await stream.replay(build_capture(ulaw, stop=False), realtime=pace)
@@ -243,7 +243,7 @@ async def test_time_limit_ends_with_a_goodbye_the_caller_hears(
     standin.scenario = goodbye
     settings = settings_for(standin, max_call_seconds=0.5, goodbye_instruction="Say goodbye now.")
     async with serve_app(settings) as server:
-        twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
         stream = await twilio.open_stream(await twilio.incoming_call(CALL))
         await stream.replay(build_capture(caller_ulaw(3.0), stop=False), realtime=1.0)
         await stream.wait_closed()
@@ -269,7 +269,7 @@ async def test_idle_caller_is_prompted_then_told_goodbye(
     )
     silence = b"\xff" * 8000 * 6
     async with serve_app(settings) as server:
-        twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
         stream = await twilio.open_stream(await twilio.incoming_call(CALL))
         await stream.replay(build_capture(silence, stop=False), realtime=1.0)
         await stream.wait_closed()

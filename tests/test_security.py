@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from app import twilio_wire as wire
 from app.audio import ulaw_to_pcm16
+from app.twilio_emulator import TwilioEmulator, capture_ulaw
 from tests.hostile import hostile_frames
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection, idle
 from tests.support.server import (
@@ -36,15 +37,14 @@ from tests.support.server import (
     standin_env,
 )
 from tests.support.signals import best_lag, from_pcm16, snr_db
-from tests.support.twilio_client import TwilioClient, capture_ulaw
 from tests.test_call_e2e import QUESTION, REPLY, answer_question
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAM_SID = QUESTION[1]["streamSid"]
 
 
-def twilio_for(base: str) -> TwilioClient:
-    return TwilioClient(base, PUBLIC_URL, AUTH_TOKEN)
+def twilio_for(base: str) -> TwilioEmulator:
+    return TwilioEmulator(base, PUBLIC_URL, AUTH_TOKEN)
 
 
 async def closed_code(ws: Any, timeout: float = 5.0) -> int:

@@ -21,12 +21,12 @@ import websockets
 
 from app.audio import InboundConverter, ulaw_to_pcm16
 from app.settings import ConfigError, load_settings
+from app.twilio_emulator import capture_ulaw, load_capture
 from tests.conftest import FIXTURES
 from tests.support.browser import ARTIFACTS, chromium, write_wav
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import serve_app, settings_for
 from tests.support.signals import from_pcm16, normalised_correlation
-from tests.support.twilio_client import capture_ulaw, load_capture
 
 OPERATOR = "operator-token-for-tests"
 QUESTION_ULAW = capture_ulaw(load_capture(FIXTURES / "caller_question.json"))

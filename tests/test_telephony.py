@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.twilio_emulator import MediaStream, TwilioEmulator
 from tests.support import sample_tools
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import (
@@ -28,7 +29,6 @@ from tests.support.server import (
     serve_app,
     settings_for,
 )
-from tests.support.twilio_client import MediaStream, TwilioClient
 from tests.support.twilio_rest_standin import ACCOUNT_SID, TwilioRestStandIn
 from tests.test_call_e2e import QUESTION, REPLY
 from tests.test_resilience import call_tasks
@@ -38,8 +38,8 @@ CALL_SID = QUESTION[1]["start"]["callSid"]
 NOTICE = REPLY[:48000]  # one second of speech
 
 
-async def start_call(server: RunningServer) -> tuple[TwilioClient, MediaStream]:
-    twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+async def start_call(server: RunningServer) -> tuple[TwilioEmulator, MediaStream]:
+    twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
     stream = await twilio.open_stream(await twilio.incoming_call(CALL_SID))
     await stream.replay(QUESTION[:2])
     return twilio, stream
@@ -263,7 +263,7 @@ async def test_outbound_call_through_the_operator_api(
         assert create.form["Url"] == PUBLIC_URL + "/incoming-call"
         assert create.form["StatusCallback"] == PUBLIC_URL + "/call-status"
         # The callee answers: Twilio fetches our webhook for the outbound leg.
-        twilio = TwilioClient(server.base, PUBLIC_URL, AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
         form = {
             "CallSid": placed.json()["sid"],
             "From": "+15550100002",

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app import twilio_wire as wire
+from app.twilio_emulator import load_capture
 from tests.conftest import FIXTURES
 from tests.hostile import json_values
-from tests.support.twilio_client import load_capture
 
 SID = "MZ" + "1" * 32
 

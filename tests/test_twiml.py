@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from app import twiml
-from tests.support.twilio_client import parse_connect_twiml
+from app.twilio_emulator import parse_connect_twiml
 
 NASTY = "\"><Hangup/><Say>pwned</Say>&amp; ' <!--"
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from app.server.app import create_app
 from app.settings import ConfigError, load_settings
-from app.web import create_app
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import serve_app, serve_asgi, settings_for
 from tests.support.token_endpoint import TokenEndpoint

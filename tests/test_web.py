@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from app.security import SignatureChecker, websocket_url
+from app.twilio_emulator import TwilioEmulator
 from tests.support.gemini_standin import GeminiStandIn
 from tests.support.server import AUTH_TOKEN, free_port, process_env, serve_app, settings_for
-from tests.support.twilio_client import TwilioClient
 
 
 async def test_healthz_reports_ready(standin: GeminiStandIn) -> None:
@@ -36,7 +36,7 @@ async def test_webhook_signed_for_the_public_url_is_accepted(
     standin: GeminiStandIn, public_url: str
 ) -> None:
     async with serve_app(settings_for(standin, public_url=public_url)) as server:
-        twilio = TwilioClient(server.base, public_url, AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, public_url, AUTH_TOKEN)
         instruction = await twilio.incoming_call("CA" + "9" * 32, caller="+44 20 <7946> 0000")
         assert instruction.url == websocket_url(public_url, "/media-stream")
         assert instruction.parameters["from"] == "+44 20 <7946> 0000"
@@ -112,7 +112,7 @@ async def test_entry_points_serve_the_app(tmp_path: Path, command: str) -> None:
 
 async def test_webhook_with_a_query_string_is_signed_over_it(standin: GeminiStandIn) -> None:
     async with serve_app(settings_for(standin)) as server:
-        twilio = TwilioClient(server.base, "https://bot.example.com", AUTH_TOKEN)
+        twilio = TwilioEmulator(server.base, "https://bot.example.com", AUTH_TOKEN)
         form = {"CallSid": "CA" + "8" * 32, "From": "+15550100001"}
         ok = await twilio.post("/incoming-call?tenant=a%20b&line=2", form)
         assert ok.status_code == 200

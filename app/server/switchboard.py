@@ -9,7 +9,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from app import twilio_wire as wire
-from app.bridge import CallBridge, CallSummary, Outcome
+from app.bridge import APOLOGY_OUTCOMES, CallBridge, CallSummary
 from app.stream_token import StreamTokens, TokenRejected
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,36 @@ class Switchboard:
         pending = self.tokens.outstanding(time.time())
         return not self.draining and len(self.active) + pending < self.max_calls
 
-    def issue_token(self, call_sid: str) -> str:
+    def offer(self, call_sid: str) -> str | None:
+        """A stream token for a call about to connect, or None (counted as refused) when
+        there is no room or the server is shutting down."""
+        if not self.has_room():
+            self.refused += 1
+            return None
         return self.tokens.issue(call_sid, time.time())
+
+    def busy_reason(self) -> str:
+        return "shutting down" if self.draining else f"{len(self.active)} calls in progress"
+
+    def after_stream(self, call_sid: str) -> tuple[str, str] | None:
+        """What the <Connect action> should do once a call's stream has closed:
+        ("dial", number) for a transfer, ("apologise", reason) after a failure, or None."""
+        number = self.transfers.pop(call_sid, None)
+        if number is not None:
+            return "dial", number
+        reason = self.failed.pop(call_sid, None)
+        if reason is not None:
+            return "apologise", reason
+        return None
+
+    def health(self) -> dict[str, object]:
+        return {
+            "status": "draining" if self.draining else "ok",
+            "active_calls": len(self.active),
+            "max_concurrent_calls": self.max_calls,
+            "calls_handled": self.completed,
+            "calls_refused": self.refused,
+        }
 
     def admit(self, start: wire.Start) -> str | None:
         """Checked on a stream's `start`, before a Gemini session: a refusal, or None."""
@@ -69,11 +97,11 @@ class Switchboard:
         if not self.active:
             self._idle.set()
 
-    def finished(self, bridge: CallBridge, summary: CallSummary) -> None:
-        self.gone(bridge)
+    def finished(self, summary: CallSummary) -> None:
+        """A call's bridge has run to its end (after :meth:`gone`)."""
         self.completed += 1
         self.recent.append(summary)
-        if summary.outcome is Outcome.AGENT_FAILED and summary.call_sid:
+        if summary.outcome in APOLOGY_OUTCOMES and summary.call_sid:
             self.failed[summary.call_sid] = summary.reason
             while len(self.failed) > self.failed_limit:
                 self.failed.popitem(last=False)

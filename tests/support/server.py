@@ -14,8 +14,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from app.server.app import create_app
+from app.server.media import WS_MAX_SIZE
 from app.settings import Settings
-from app.web import WS_MAX_SIZE, create_app
 from tests.support.gemini_standin import GeminiStandIn
 
 PUBLIC_URL = "https://bot.example.com"

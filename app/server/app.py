@@ -1,0 +1,77 @@
+"""The composition root: ``create_app(settings)`` builds the services once and serves them.
+
+Routes live in their own modules (webhooks, media stream, operator API, health,
+softphone) and find the services on ``app.state.services``. What needs the running
+event loop (the Twilio REST client's HTTP session) is opened in the lifespan and
+closed at shutdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from app.ports import AgentConnector
+from app.server import health, media, operator, softphone, webhooks
+from app.server.inputs import BadRequest, bad_request
+from app.server.services import Services, build_services
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, connector: AgentConnector | None = None) -> Starlette:
+    """The app; raises ConfigError (or ToolDefinitionError) for settings that cannot work.
+    ``connector`` replaces the agent (tests script one; production builds Gemini's)."""
+    services = build_services(settings, connector)
+    routes = [*webhooks.ROUTES, *media.ROUTES, *operator.ROUTES, *health.ROUTES]
+    if services.softphone is not None:
+        routes.extend(softphone.ROUTES)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            operator.CallNotHere: operator.not_here,
+            BadRequest: bad_request,
+        },
+    )
+    app.state.services = services
+    app.state.board = services.board
+    return app
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    services.open()
+    announce(services)
+    try:
+        yield
+    finally:
+        await services.aclose()
+
+
+def announce(services: Services) -> None:
+    settings = services.settings
+    if services.checker is None:
+        log.warning(health.UNSIGNED_WARNING)
+    log.info(
+        "ready: %s model %s, up to %d calls, signatures %s",
+        "ECHO MODE (no Gemini):"
+        if settings.agent == "echo"
+        else ("Vertex AI" if settings.vertex else "Gemini Developer API"),
+        "-" if settings.agent == "echo" else settings.model,
+        settings.max_concurrent_calls,
+        "checked" if services.checker else "NOT CHECKED",
+    )
+    if services.tools:
+        log.info("tools: %s", ", ".join(t.name for t in services.tools))
+    if services.softphone is not None and services.softphone.open:
+        log.warning(softphone.OPEN_WARNING, f"{settings.public_base or ''}/softphone")
+    elif services.softphone is not None:
+        log.info(
+            "softphone at %s/softphone (opened with OPERATOR_TOKEN)", settings.public_base or ""
+        )

@@ -1,0 +1,75 @@
+"""Reading request input at the HTTP edge: every mistake becomes a 4xx with a sentence.
+
+Route code asks for what it needs (``query_int``, ``json_object``, ``text_field``) and
+gets a value or raises :class:`BadRequest`, which the app's exception handler turns
+into ``{"error": "<sentence>"}`` with the status. No bad input reaches a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from app.server.services import Services
+
+MAX_JSON_BYTES = 16 * 1024  # operator bodies are a sentence or a phone number
+DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: int() would also take "٣" or "５"
+
+
+class BadRequest(Exception):
+    """Input the route cannot use; ``message`` says what is wrong and what to send."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+async def bad_request(request: Request, error: Exception) -> Response:
+    assert isinstance(error, BadRequest)
+    return error_response(error.message, error.status)
+
+
+def error_response(message: str, status: int, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def services_of(connection: HTTPConnection) -> Services:
+    return cast("Services", connection.app.state.services)
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high} (got {raw!r})")
+    return int(raw)
+
+
+async def json_object(request: Request, example: str) -> dict[str, Any]:
+    """The body as a JSON object, or :class:`BadRequest` saying to send ``example``."""
+    body = await request.body()
+    if len(body) > MAX_JSON_BYTES:
+        raise BadRequest(f"the body is over {MAX_JSON_BYTES} bytes; send JSON like {example}", 413)
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest(f"the body is not JSON; send JSON like {example}") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"the body must be a JSON object, like {example}")
+    return value
+
+
+def text_field(body: dict[str, Any], name: str, example: str, max_length: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{name!r} must be a non-empty string; send JSON like {example}")
+    if len(value) > max_length:
+        raise BadRequest(f"{name!r} is longer than {max_length} characters")
+    return value

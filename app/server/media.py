@@ -1,0 +1,90 @@
+"""The media-stream WebSocket: one call's socket handed to a :class:`CallBridge`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from app.bridge import BridgeOptions, CallBridge
+from app.ports import SocketClosed
+from app.security import POLICY_VIOLATION
+from app.server.inputs import services_of
+from app.server.paths import STREAM_PATH
+
+log = logging.getLogger(__name__)
+
+WS_MAX_SIZE = 64 * 1024  # Twilio frames are ~400 bytes; a larger one is closed with 1009
+
+
+class StarletteMediaSocket:
+    """Starlette's WebSocket as the bridge's :class:`~app.ports.MediaSocket`."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+        self._closed = False
+
+    async def receive(self) -> str | bytes:
+        message = await self._ws.receive()
+        if message["type"] == "websocket.disconnect":
+            self._closed = True
+            raise SocketClosed(message.get("code"))
+        text: str | None = message.get("text")
+        if text is not None:
+            return text
+        data: bytes = message.get("bytes") or b""
+        return data
+
+    async def send(self, text: str) -> None:
+        if self._closed:
+            raise SocketClosed()
+        try:
+            await self._ws.send_text(text)
+        except (WebSocketDisconnect, OSError, RuntimeError) as error:
+            self._closed = True
+            raise SocketClosed(getattr(error, "code", None)) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # The peer may already be gone (a browser tab closed): nothing left to tell it.
+        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
+            await self._ws.close(code, reason)
+
+
+async def run_call(websocket: WebSocket, options: BridgeOptions) -> None:
+    """Accept the socket and run the call on it to the end."""
+    services = services_of(websocket)
+    await websocket.accept()
+    bridge = CallBridge(
+        StarletteMediaSocket(websocket),
+        services.connector,
+        options,
+        services.rest,
+        services.metrics,
+        services.records,
+    )
+    services.board.started(bridge)
+    try:
+        summary = await bridge.run()
+    finally:
+        services.board.gone(bridge)
+    services.board.finished(summary)
+
+
+async def media_stream(websocket: WebSocket) -> None:
+    services = services_of(websocket)
+    checker = services.checker
+    if checker is not None and not checker.stream_ok(
+        STREAM_PATH, websocket.headers.get("x-twilio-signature")
+    ):
+        log.warning("refused a media-stream handshake: bad or missing X-Twilio-Signature")
+        await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
+        return
+    await run_call(websocket, services.options)
+
+
+ROUTES = [WebSocketRoute(STREAM_PATH, media_stream)]

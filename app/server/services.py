@@ -1,0 +1,172 @@
+"""The composition root's parts: every service the server uses, built once at startup.
+
+:func:`build_services` checks each setting for what it will be used for (the tool
+modules are imported, the call-records database is opened, the recordings directory
+is written to, Gemini's credentials are loaded), so ``python -m app check`` and the
+server refuse exactly the same settings. The Twilio REST client is the exception: its
+HTTP session needs a running event loop, so the lifespan opens it (:meth:`open`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.bridge import BridgeOptions
+from app.echo import EchoConnector
+from app.link import LinkPolicy
+from app.metrics import PrometheusMetrics
+from app.outbound import rest_client
+from app.ports import AgentConnector
+from app.recording import RecordingsUnusable, check_recordings_dir
+from app.records import CallRecords
+from app.security import SignatureChecker
+from app.server.softphone_access import SoftphoneAccess
+from app.server.switchboard import Switchboard
+from app.settings import ConfigError, Settings
+from app.stream_token import StreamTokens
+from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
+from app.twilio_rest import TwilioRest
+
+
+@dataclass
+class Services:
+    """What every route and call of one app shares."""
+
+    settings: Settings
+    checker: SignatureChecker | None  # None: signatures are not checked (development)
+    board: Switchboard
+    tools: tuple[Tool, ...]
+    options: BridgeOptions  # for phone calls
+    metrics: PrometheusMetrics
+    records: CallRecords | None
+    connector: AgentConnector
+    softphone: SoftphoneAccess | None
+    rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
+
+    @property
+    def softphone_options(self) -> BridgeOptions:
+        return dataclasses.replace(self.options, live_transcripts=True)
+
+    @property
+    def operator_token(self) -> str | None:
+        token = self.settings.operator_token
+        return token.get_secret_value() if token is not None else None
+
+    def open(self) -> None:
+        """What needs the running event loop: the REST client's HTTP session."""
+        self.rest = rest_client(self.settings)
+
+    async def aclose(self) -> None:
+        if self.rest is not None:
+            await self.rest.aclose()
+            self.rest = None
+        if self.records is not None:
+            self.records.close()
+
+
+def build_services(settings: Settings, connector: AgentConnector | None = None) -> Services:
+    """Build everything once; raise :class:`ConfigError` naming the setting that cannot work
+    (or :class:`~app.tools.ToolDefinitionError` for a tool that cannot be declared)."""
+    tools = declared_tools(settings)
+    if settings.recordings_dir:
+        try:
+            check_recordings_dir(Path(settings.recordings_dir))
+        except RecordingsUnusable as error:
+            raise ConfigError(
+                f"RECORDINGS_DIR={settings.recordings_dir} {error}: fix the path or its"
+                " permissions, or set it empty to turn recordings off."
+            ) from None
+    if connector is None:
+        connector = agent_connector(settings, tools)
+    records = open_records(settings)
+    board = Switchboard(
+        StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
+        settings.max_concurrent_calls,
+    )
+    options = dataclasses.replace(
+        bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
+    )
+    token = settings.operator_token.get_secret_value() if settings.operator_token else None
+    return Services(
+        settings=settings,
+        checker=SignatureChecker(
+            settings.twilio_auth_token.get_secret_value(), settings.public_base or ""
+        )
+        if settings.twilio_auth_token is not None
+        else None,
+        board=board,
+        tools=tools,
+        options=options,
+        metrics=PrometheusMetrics(),
+        records=records,
+        connector=connector,
+        softphone=SoftphoneAccess(token) if settings.enable_softphone else None,
+    )
+
+
+def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnector:
+    if settings.agent == "echo":
+        return EchoConnector()
+    from app.gemini import GeminiConnector  # the SDK is imported only when it is used
+
+    return GeminiConnector(settings, tools)  # loads Vertex AI credentials now, not mid-call
+
+
+def open_records(settings: Settings) -> CallRecords | None:
+    if not settings.call_records_path:
+        return None
+    try:
+        return CallRecords(Path(settings.call_records_path))
+    except (sqlite3.Error, OSError) as error:
+        raise ConfigError(
+            f"CALL_RECORDS_PATH={settings.call_records_path} cannot be used as a SQLite"
+            f" database ({error}): point it at a writable file, or set it empty to turn call"
+            " records off."
+        ) from None
+
+
+def bridge_options(settings: Settings) -> BridgeOptions:
+    return BridgeOptions(
+        greeting=settings.greeting,
+        link=LinkPolicy(
+            max_attempts=settings.reconnect_max_attempts,
+            max_reconnect_s=settings.reconnect_max_seconds,
+            buffer_ms=1000 * settings.caller_buffer_seconds,
+        ),
+        max_call_s=settings.max_call_seconds,
+        idle_timeout_s=settings.idle_timeout_seconds,
+        goodbye_instruction=settings.goodbye_instruction,
+        idle_instruction=settings.idle_instruction,
+        max_malformed=settings.max_malformed_messages,
+        max_messages_per_s=settings.max_messages_per_second,
+        tool_timeout_s=settings.tool_timeout_seconds,
+        transfer_targets=settings.transfer_map,
+        forward_dtmf=settings.forward_dtmf,
+        fast_barge_in=settings.fast_barge_in,
+        recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
+        outbound_greeting=settings.outbound_greeting,
+    )
+
+
+def stream_token_secret(settings: Settings) -> bytes:
+    """Derived from the auth token, so every process of a deployment agrees; random without."""
+    if settings.twilio_auth_token is None:
+        return secrets.token_bytes(32)
+    key = settings.twilio_auth_token.get_secret_value().encode()
+    return hmac.new(key, b"stream-token-v1", hashlib.sha256).digest()
+
+
+def declared_tools(settings: Settings) -> tuple[Tool, ...]:
+    """The operator's tools (imported now, so a broken one stops startup) and built-ins."""
+    tools = load_tools(settings.tool_module_paths)
+    if settings.enable_end_call:
+        tools.append(end_call_tool())
+    if settings.transfer_map:
+        tools.append(transfer_call_tool(list(settings.transfer_map)))
+    return tuple(tools)
