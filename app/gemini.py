@@ -256,8 +256,11 @@ class GeminiSession:
     async def send_tool_response(
         self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
     ) -> None:
+        """The answer to one call; ``call_id`` ``""`` (the model gave none, as older Vertex
+        AI models do) sends it with the name alone. The SDK refuses that on the Developer
+        API, whose calls always carry an id."""
         answer = types.FunctionResponse(
-            id=call_id,
+            id=call_id or None,
             name=name,
             response=response,
             scheduling=types.FunctionResponseScheduling(scheduling) if scheduling else None,

@@ -108,7 +108,7 @@ class AgentLink:
         self._generating = False
         self._switch_deadline: float | None = None
         self._tools_pending: set[str] = set()  # a tool call in flight is not a clean point
-        self._tool_sessions: dict[str, int] = {}  # call id -> number of the session that asked
+        self._tool_sessions: dict[str, int] = {}  # call key -> number of the session that asked
         self._session_no = 0
         self.handle: str | None = None
         self.stats = LinkStats()
@@ -139,19 +139,21 @@ class AgentLink:
         self._pending.append(text)
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
+        self, call: ToolCall, response: dict[str, Any], scheduling: str | None
     ) -> bool:
-        """Answer a tool call on the session that asked; False if that session is gone."""
-        self._tools_pending.discard(call_id)
+        """Answer a tool call on the session that asked; False if that session is gone.
+
+        The answer carries the call's id, or only its name when the model gave no id."""
+        self._tools_pending.discard(call.key)
         session = self._session
-        if session is None or self._tool_sessions.pop(call_id, None) != self._session_no:
-            self._log.warning("tool result for %s dropped: its session has ended", name)
+        if session is None or self._tool_sessions.pop(call.key, None) != self._session_no:
+            self._log.warning("tool result for %s dropped: its session has ended", call.name)
             return False
         try:
-            await session.send_tool_response(call_id, name, response, scheduling)
+            await session.send_tool_response(call.call_id, call.name, response, scheduling)
             return True
         except AgentSessionError as error:
-            self._log.warning("tool result for %s not delivered: %s", name, error.reason)
+            self._log.warning("tool result for %s not delivered: %s", call.name, error.reason)
             return False
 
     def _hold(self, pcm16k: bytes) -> None:
@@ -234,10 +236,12 @@ class AgentLink:
         elif isinstance(event, (TurnComplete, Interrupted, GenerationComplete)):
             self._generating = False
         elif isinstance(event, ToolCall):
-            self._tools_pending.add(event.call_id)
-            self._tool_sessions[event.call_id] = self._session_no
+            self._tools_pending.add(event.key)
+            self._tool_sessions[event.key] = self._session_no
         elif isinstance(event, ToolCallCancelled):
             self._tools_pending.difference_update(event.call_ids)
+            for call_id in event.call_ids:
+                self._tool_sessions.pop(call_id, None)
         elif isinstance(event, GoAway):
             left = event.time_left_s
             wait = self._policy.clean_point_wait_s

@@ -2,7 +2,9 @@
 
 Every call gets exactly one answer unless the model cancels it: the tool's result as
 ``{"result": …}``, or a structured ``{"error": {"type", "message"}}`` when the tool
-raised, timed out, or does not exist. A failing tool never ends the call.
+raised, timed out, or does not exist. A failing tool never ends the call. Calls are
+told apart by :attr:`ToolCall.key`, so calls the model sent without an id run side by
+side and each gets its own answer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 from app.events import ToolCall
 from app.tools import Tool
 
-Respond = Callable[[str, str, dict[str, Any], str | None], Awaitable[object]]
+# Sends one answer: the call, the response, the tool's scheduling (None: the default).
+Respond = Callable[[ToolCall, dict[str, Any], str | None], Awaitable[object]]
 Builtin = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -44,10 +47,11 @@ class ToolCalls:
 
     def start(self, call: ToolCall) -> None:
         task = asyncio.create_task(self._run(call), name=f"tool {call.name}")
-        self._running[call.call_id] = task
-        task.add_done_callback(lambda _: self._running.pop(call.call_id, None))
+        self._running[call.key] = task
+        task.add_done_callback(lambda _: self._running.pop(call.key, None))
 
     def cancel(self, call_ids: tuple[str, ...]) -> None:
+        """Stop the calls with these model ids (a call without an id cannot be cancelled)."""
         for call_id in call_ids:
             task = self._running.pop(call_id, None)
             if task is not None:
@@ -85,7 +89,7 @@ class ToolCalls:
             self.failed += 1
             response = _error(type(error).__name__, str(error))
             self._log.exception("tool %s failed", call.name)
-        await self._respond(call.call_id, call.name, response, scheduling)
+        await self._respond(call, response, scheduling)
 
     async def _invoke(self, call: ToolCall) -> dict[str, Any]:
         builtin = self._builtins.get(call.name)
