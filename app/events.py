@@ -92,12 +92,14 @@ class ToolCallCancelled:
 
 @dataclass(frozen=True)
 class Ignored:
-    """A server message, or part of one, that the adapter could not use and skipped;
-    the session goes on. ``keys`` are the message's top-level keys concerned;
-    ``detail`` says why, for one log line per new kind."""
+    """A server message, or part of one, that could not be read and was skipped; the
+    session goes on. ``keys``: the message's top-level keys concerned; ``why``: the
+    kind of problem (with ``keys``, what makes a kind new, worth one log line);
+    ``detail``: the specifics, if any."""
 
     keys: tuple[str, ...]
-    detail: str
+    why: str
+    detail: str = ""
 
 
 AgentEvent = (

@@ -14,7 +14,9 @@ that, the link
   fault (4xx, close codes 1007/1008) are never retried;
 * buffers caller audio while no session is usable (bounded; the oldest is dropped
   and counted beyond the bound) and sends it, in order, once a session is back, so
-  each caller sample reaches the service exactly once.
+  each caller sample reaches the service exactly once;
+* counts server messages the adapter skipped (:class:`~app.events.Ignored`) and logs
+  each new kind once per process; they never reach the bridge and end nothing.
 
 It never sends filler turns to keep a session warm: the WebSocket's own pings do.
 """
@@ -37,6 +39,7 @@ from app.events import (
     AgentSessionError,
     GenerationComplete,
     GoAway,
+    Ignored,
     Interrupted,
     ResumptionHandle,
     ToolCall,
@@ -46,6 +49,9 @@ from app.events import (
 from app.ports import AgentConnector, AgentSession
 
 PCM16K_BYTES_PER_MS = 32
+
+# Kinds of skipped server message already logged by this process: (keys, why).
+_ignored_kinds_logged: set[tuple[tuple[str, ...], str]] = set()
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class LinkStats:
     audio_sent_bytes: int = 0
     dropped_ms: float = 0.0
     buffered_peak_ms: float = 0.0
+    ignored_messages: int = 0  # server messages (or parts) skipped as unreadable
 
 
 class AgentLink:
@@ -199,8 +206,11 @@ class AgentLink:
                 stream = self._session.events()
                 try:
                     async for event in stream:
-                        self._observe(event)
-                        yield event
+                        if isinstance(event, Ignored):
+                            self._note_ignored(event)
+                        else:
+                            self._observe(event)
+                            yield event
                         if self._switch_due():
                             switched = await self._make_before_break(stack)
                             if switched is not None:
@@ -251,6 +261,20 @@ class AgentLink:
             self._log.info(
                 "goAway: %s s left; moving the call at the next clean point", event.time_left_s
             )
+
+    def _note_ignored(self, event: Ignored) -> None:
+        self.stats.ignored_messages += 1
+        kind = (event.keys, event.why)
+        if kind in _ignored_kinds_logged:
+            return
+        _ignored_kinds_logged.add(kind)
+        self._log.warning(
+            "skipped a Gemini message with top-level key(s) %s: %s%s; the call and its"
+            " session go on (logged once per kind)",
+            ", ".join(repr(key) for key in event.keys),
+            event.why,
+            f" ({event.detail})" if event.detail else "",
+        )
 
     def _switch_due(self) -> bool:
         if self._switch_deadline is None:

@@ -16,6 +16,7 @@ from app.events import (
     AgentEvent,
     AgentSessionError,
     GoAway,
+    Ignored,
     ResumptionHandle,
     ToolCall,
     TurnComplete,
@@ -222,4 +223,20 @@ async def test_calls_without_an_id_are_told_apart_and_answered_by_name() -> None
     assert session.tool_responses == [
         ("", "lookup", {"result": 2}, None),
         ("", "lookup", {"result": 1}, None),
+    ]
+
+
+async def test_skipped_messages_are_counted_logged_once_and_not_passed_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="test")
+    odd = Ignored(("linkTestOnlyKey",), "google-genai x does not know it")
+    session = FakeSession([odd, AgentAudio(b"ab"), odd, TurnComplete()])
+    link = AgentLink(FakeConnector(lambda i: session), FAST, log)
+    assert await collect(link, 2) == [AgentAudio(b"ab"), TurnComplete()]
+    assert link.stats.ignored_messages == 2 and link.stats.reconnects == 0
+    lines = [r.getMessage() for r in caplog.records if "linkTestOnlyKey" in r.getMessage()]
+    assert lines == [
+        "skipped a Gemini message with top-level key(s) 'linkTestOnlyKey': google-genai x does"
+        " not know it; the call and its session go on (logged once per kind)"
     ]
