@@ -407,11 +407,10 @@ def read_with_sdk(message: dict[str, Any], *, vertex: bool) -> Iterator[AgentEve
     # The SDK's reading of content it does not expect raises pydantic's ValidationError,
     # TypeError, and who knows what next; one unreadable message is skipped, not fatal.
     except Exception as error:
-        first_line = str(error).splitlines()[0] if str(error) else ""
         yield Ignored(
             known,
             f"google-genai {SDK_VERSION} could not read it ({type(error).__name__})",
-            first_line,
+            " ".join(str(error).split())[:300],
         )
         return
     if converted is None:

@@ -50,8 +50,10 @@ from app.ports import AgentConnector, AgentSession
 
 PCM16K_BYTES_PER_MS = 32
 
-# Kinds of skipped server message already logged by this process: (keys, why).
+# Kinds of skipped server message already logged by this process: (keys, why). Bounded:
+# a service inventing keys without end gets its first kinds logged, then only counted.
 _ignored_kinds_logged: set[tuple[tuple[str, ...], str]] = set()
+MAX_IGNORED_KINDS_LOGGED = 100
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,7 @@ class AgentLink:
     def _note_ignored(self, event: Ignored) -> None:
         self.stats.ignored_messages += 1
         kind = (event.keys, event.why)
-        if kind in _ignored_kinds_logged:
+        if kind in _ignored_kinds_logged or len(_ignored_kinds_logged) >= MAX_IGNORED_KINDS_LOGGED:
             return
         _ignored_kinds_logged.add(kind)
         self._log.warning(
