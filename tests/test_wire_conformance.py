@@ -15,7 +15,7 @@ import itertools
 import json
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import pytest
@@ -23,6 +23,7 @@ from google.genai import _live_converters
 from websockets.asyncio.client import ClientConnection, connect
 
 import app.link
+from app import gemini
 from app import twilio_wire as wire
 from app.events import (
     AgentEvent,
@@ -103,20 +104,30 @@ async def test_a_real_session_uses_the_fast_path(standin: GeminiStandIn) -> None
     assert len(standin.connections) == 1
 
 
-def test_the_slow_path_is_announced(caplog: pytest.LogCaptureFixture) -> None:
-    from app import gemini
+class NoSocket:
+    """An SDK session without the private socket (another SDK version), whose public
+    receive() fails as 3.6.1's does on a message it does not know."""
 
-    class NoSocket:
-        """An SDK session without the private socket (another SDK version)."""
+    async def receive(self) -> AsyncIterator[Any]:
+        raise TypeError("'<=' not supported between instances of 'int' and 'NoneType'")
+        yield  # an async generator, as the SDK's
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gemini, "_slow_path_reported", False)
-        with caplog.at_level(logging.WARNING, logger="app.gemini"):
-            session = gemini.GeminiSession(cast(Any, NoSocket()))
-            gemini.GeminiSession(cast(Any, NoSocket()))
+
+async def test_the_slow_path_is_announced_and_fails_cleanly(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gemini, "_slow_path_reported", False)
+    with caplog.at_level(logging.WARNING, logger="app.gemini"):
+        session = gemini.GeminiSession(cast(Any, NoSocket()))
+        gemini.GeminiSession(cast(Any, NoSocket()))
     assert not session.fast_path
     [line] = [r.getMessage() for r in caplog.records if "_ws" in r.getMessage()]
     assert "several times the CPU" in line
+    # the SDK's TypeError comes out as the session's own error, never as itself
+    with pytest.raises(AgentSessionError, match="TypeError") as raised:
+        async for _ in session.events():
+            pass
+    assert raised.value.retryable
 
 
 # The stand-in writes frames as the service does
