@@ -10,6 +10,9 @@ side and each gets its own answer.
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -89,7 +92,19 @@ class ToolCalls:
             self.failed += 1
             response = _error(type(error).__name__, str(error))
             self._log.exception("tool %s failed", call.name)
-        await self._respond(call, response, scheduling)
+        await self._respond(call, self._sendable(call, response), scheduling)
+
+    def _sendable(self, call: ToolCall, response: dict[str, Any]) -> dict[str, Any]:
+        """The response as JSON can carry it, so the model is answered: bytes and dates
+        as the SDK would write them, anything else JSON has no type for (a set, say) as
+        its text. (The SDK's own json.dumps would raise TypeError, and no answer go.)"""
+        try:
+            json.dumps(response)
+            return response
+        except (TypeError, ValueError) as error:
+            self._log.warning("tool %s returned %s; sent as text", call.name, error)
+            converted: dict[str, Any] = json.loads(json.dumps(response, default=_as_text))
+            return converted
 
     async def _invoke(self, call: ToolCall) -> dict[str, Any]:
         builtin = self._builtins.get(call.name)
@@ -108,6 +123,14 @@ class _ToolMissing(Exception):
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
 
 
 def _short(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from typing import Any
 
@@ -56,3 +57,21 @@ async def test_a_cancellation_names_model_ids() -> None:
     calls.cancel(("call-1",))
     await calls.aclose()
     assert (calls.cancelled, calls.running) == (1, 0)
+
+
+async def test_a_result_json_cannot_carry_is_sent_as_text() -> None:
+    answers: list[dict[str, Any]] = []
+
+    async def tags(args: dict[str, Any]) -> dict[str, Any]:
+        # a set: the SDK's json.dumps would raise TypeError; bytes and dates it writes so
+        return {"result": {"red"}, "raw": b"xy", "at": dt.datetime(2026, 1, 2, 3, 4)}
+
+    async def respond(call: ToolCall, response: dict[str, Any], scheduling: str | None) -> None:
+        answers.append(response)
+
+    calls = ToolCalls({}, {"tags": tags}, respond, timeout_s=5, log=log)
+    calls.start(ToolCall("t1", "tags", {}))
+    async with asyncio.timeout(5):
+        while not answers:
+            await asyncio.sleep(0.001)
+    assert answers == [{"result": "{'red'}", "raw": "eHk=", "at": "2026-01-02T03:04:00"}]
