@@ -144,11 +144,8 @@ def secure_cookie(request: Request) -> bool:
 
 
 def unknown_page(connection: HTTPConnection) -> Response:
-    log.warning(
-        "softphone: refused a request for host %r from the page at %r",
-        connection.headers.get("host", ""),
-        connection.headers.get("origin", "-"),
-    )
+    # What the request said (its Host, its Origin) is not logged: it is the attacker's.
+    log.warning("softphone: refused a request from a page of a host it does not serve")
     return JSONResponse({"error": "not from this server's page"}, status_code=403)
 
 
