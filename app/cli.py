@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from app.server.services import build_services
 from app.settings import ConfigError, Settings, load_settings
 from app.tools import Tool, ToolDefinitionError
 from app.twilio_rest import TwilioRestError
+
+log = logging.getLogger(__name__)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings)  # every check `check` runs, then the services
         sock = listen(settings.host, settings.port)
         configure_logging(settings)
+        log.info("listening on http://%s:%d", settings.host, sock.getsockname()[1])
         serve(app, settings, sock)
         return 0
     if args.command == "check":

@@ -4,7 +4,8 @@ operator API (``POST /calls``) and the CLI (``python -m app call|configure-numbe
 from __future__ import annotations
 
 from app.server.paths import CALL_STATUS_PATH, INCOMING_PATH
-from app.settings import E164, Settings
+from app.settings import Settings
+from app.sids import E164
 from app.twilio_rest import PlacedCall, TwilioRest
 
 

@@ -129,9 +129,11 @@ async def _replay(
     call_sid = str(start.get("callSid", ""))
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     twilio = TwilioEmulator(server, settings.public_base or server, token)
-    caller = str((start.get("customParameters") or {}).get("from", ""))
+    parameters = start.get("customParameters") or {}
     try:
-        instruction = await twilio.incoming_call(call_sid, caller=caller, called="")
+        instruction = await twilio.incoming_call(
+            call_sid, caller=str(parameters.get("from", "")), called=str(parameters.get("to", ""))
+        )
         stream = await twilio.open_stream(instruction, listener=recording)
     except (httpx.HTTPError, OSError) as error:
         raise ReplayError(f"cannot reach the server at {server} ({error})") from None

@@ -32,6 +32,7 @@ from app.models import (
     backend_model_problems,
     option_problems,
 )
+from app.sids import E164, is_account_sid
 
 DEFAULT_INSTRUCTION = (
     "You are a friendly, concise phone assistant. You are speaking on a telephone call, "
@@ -52,7 +53,6 @@ DEFAULT_BUSY = "Sorry, all our lines are busy right now. Please call again in a 
 DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
 
 Sensitivity = Literal["HIGH", "LOW"]
-E164 = re.compile(r"\+[1-9]\d{6,14}")
 # The server's own routes: a PUBLIC_URL ending in one of them is the webhook's address,
 # not the server's (every signature would then be computed over the wrong URL).
 ROUTE_PATHS = ("/incoming-call", "/media-stream", "/call-ended", "/stream-status", "/call-status")
@@ -212,9 +212,7 @@ class Settings(BaseSettings):
 
     def _telephony_problems(self) -> list[str]:
         problems = []
-        if self.twilio_account_sid and not re.fullmatch(
-            r"AC[0-9a-fA-F]{32}", self.twilio_account_sid
-        ):
+        if self.twilio_account_sid and not is_account_sid(self.twilio_account_sid):
             problems.append(
                 "TWILIO_ACCOUNT_SID must be your account SID (AC followed by 32 hex digits)."
             )

@@ -36,6 +36,8 @@ TWILIO_SILENCE = bytes([0x7F, 0xFF]) * (FRAME_BYTES // 2)  # what a real quiet l
 ACCOUNT = "AC" + "0" * 32
 CALL = "CA" + "f1" * 16
 STREAM = "MZ" + "a7" * 16
+STREAM_STATUS = "/stream-status"
+CALL_STATUS = "/call-status"
 Frame = dict[str, Any]
 
 
@@ -116,6 +118,35 @@ class TwilioEmulator:
         async with httpx.AsyncClient() as http:
             return await http.post(self.local_base + path, data=form, headers=headers)
 
+    async def call_ended(self, call_sid: str, path: str = "/call-ended") -> httpx.Response:
+        """What Twilio posts to the <Connect action> once the stream has closed."""
+        form = {"CallSid": call_sid, "AccountSid": ACCOUNT, "CallStatus": "in-progress"}
+        return await self.post(path, form)
+
+    async def stream_status(
+        self, call_sid: str, stream_sid: str, event: str, error: str = "", *, sign: bool = True
+    ) -> httpx.Response:
+        """A <Stream statusCallback> request."""
+        form = {
+            "AccountSid": ACCOUNT,
+            "CallSid": call_sid,
+            "StreamSid": stream_sid,
+            "StreamEvent": event,
+            "StreamError": error,
+            "Timestamp": "2026-12-01T12:00:00Z",
+        }
+        return await self.post(STREAM_STATUS, {k: v for k, v in form.items() if v}, sign=sign)
+
+    async def call_status(self, call_sid: str, status: str, duration: int = 0) -> httpx.Response:
+        """A call status callback (the status_callback of an outbound call)."""
+        form = {
+            "AccountSid": ACCOUNT,
+            "CallSid": call_sid,
+            "CallStatus": status,
+            "CallDuration": str(duration),
+        }
+        return await self.post(CALL_STATUS, form)
+
     async def incoming_call(
         self,
         call_sid: str,
@@ -132,6 +163,7 @@ class TwilioEmulator:
             "AccountSid": account_sid,
             "Direction": direction,
         }
+        form = {key: value for key, value in form.items() if value}  # as Twilio leaves them out
         response = await self.post("/incoming-call", form)
         if response.status_code != 200:
             raise WebhookRefused(response.status_code, response.text)

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.sids import is_call_sid, is_stream_sid
+
 
 class ProtocolError(ValueError):
     """A frame from Twilio that this server cannot accept, and why."""
@@ -115,9 +117,15 @@ def _parse_start(msg: dict[str, Any]) -> Start:
     channels = _int_str(fmt, "channels")
     if (encoding, rate, channels) != ("audio/x-mulaw", 8000, 1):
         raise ProtocolError(f"unsupported media format {encoding} {rate} Hz x{channels}")
+    stream_sid = _str(msg, "streamSid") or _str(start, "streamSid")
+    call_sid = _str(start, "callSid")
+    if not is_stream_sid(stream_sid):
+        raise ProtocolError("'streamSid' must be MZ followed by 32 hex digits")
+    if not is_call_sid(call_sid):
+        raise ProtocolError("'callSid' must be CA followed by 32 hex digits")
     return Start(
-        stream_sid=_str(msg, "streamSid") or _str(start, "streamSid"),
-        call_sid=_str(start, "callSid"),
+        stream_sid=stream_sid,
+        call_sid=call_sid,
         account_sid=_str(start, "accountSid", required=False),
         tracks=tuple(tracks),
         encoding=encoding,

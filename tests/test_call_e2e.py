@@ -260,9 +260,7 @@ async def test_stop_closes_the_gemini_session_and_leaves_no_task(standin: Gemini
         await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
         assert not call_tasks()
         assert not server.board.active
-        ended = await TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN).post(
-            "/call-ended", {"CallSid": CALL_SID}
-        )
+        ended = await TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN).call_ended(CALL_SID)
         assert [el.tag for el in ET.fromstring(ended.text)] == ["Hangup"]
 
 
@@ -294,7 +292,7 @@ async def test_gemini_failure_ends_the_call_with_an_apology(
         await stream.wait_closed()
         assert stream.closed_code == 1000
         assert not call_tasks()
-        ended = await twilio.post("/call-ended", {"CallSid": CALL_SID})
+        ended = await twilio.call_ended(CALL_SID)
         root = ET.fromstring(ended.text)
         assert [el.tag for el in root] == ["Say", "Hangup"]
         assert root[0].text == "Sorry & goodbye."

@@ -43,8 +43,12 @@ async def test_say_hangup_and_the_other_process(standin: GeminiStandIn) -> None:
         elsewhere = await http.post(other.base + url, json=body, headers=AUTH)
         assert elsewhere.status_code == 404
         assert "not in progress on this server process" in elsewhere.json()["error"]
-        unknown = await http.post(holder.base + "/calls/CA0000/say", json=body, headers=AUTH)
+        unknown = await http.post(
+            holder.base + "/calls/CA" + "0" * 32 + "/say", json=body, headers=AUTH
+        )
         assert unknown.status_code == 404
+        malformed = await http.post(holder.base + "/calls/CA0000/say", json=body, headers=AUTH)
+        assert malformed.status_code == 400 and "32 hex digits" in malformed.json()["error"]
         said = await http.post(holder.base + url, json=body, headers=AUTH)
         assert said.status_code == 202
         conn = standin.connections[0]

@@ -145,7 +145,7 @@ async def test_end_call_hangs_up_only_after_the_goodbye_was_heard(
         assert len(stream.heard) == len(stream.media_received) >= len(REPLY) // 6
         assert len(stream.marks_echoed) == stream.marks_sent
         assert closed_at - stream.received[0][0] >= len(REPLY) / 48000 - 0.1
-        ended = await twilio.post("/call-ended", {"CallSid": CALL_SID})
+        ended = await twilio.call_ended(CALL_SID)
         assert [el.tag for el in ET.fromstring(ended.text)] == ["Hangup"]
         assert not call_tasks()
     response = standin.connections[0].tool_responses["bye"]["response"]
@@ -183,7 +183,7 @@ async def test_transfer_after_the_notice(
         heard_at["notice"] = time.monotonic()
         await stream.wait_closed(timeout=10)
         sending.cancel()
-        after = await twilio.post("/call-ended", {"CallSid": CALL_SID})
+        after = await twilio.call_ended(CALL_SID)
     if via == "rest":
         update = rest_standin.last(f"/Calls/{CALL_SID}.json")
         dial = ET.fromstring(update.form["Twiml"]).find("Dial")
@@ -264,27 +264,19 @@ async def test_outbound_call_through_the_operator_api(
         assert create.form["StatusCallback"] == PUBLIC_URL + "/call-status"
         # The callee answers: Twilio fetches our webhook for the outbound leg.
         twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
-        form = {
-            "CallSid": placed.json()["sid"],
-            "From": "+15550100002",
-            "To": "+15557654321",
-            "Direction": "outbound-api",
-        }
-        answer = await twilio.post("/incoming-call", form)
-        instruction_root = ET.fromstring(answer.text)
-        params = {p.attrib["name"]: p.attrib["value"] for p in instruction_root.iter("Parameter")}
+        instruction = await twilio.incoming_call(
+            placed.json()["sid"], "+15550100002", "+15557654321", direction="outbound-api"
+        )
+        params = instruction.parameters
         assert params["direction"] == "outbound"
-        stream = await twilio.open_stream(instruction_root.find("Connect/Stream").attrib["url"])  # type: ignore[union-attr]
-        stream.parameters = params
+        stream = await twilio.open_stream(instruction)
         await stream.replay(QUESTION[:2])  # the callee says nothing yet
         await stream.wait_for(lambda: len(stream.media_received) >= len(NOTICE) // 6)
         assert standin.connections[0].texts == ["Introduce yourself."]
         assert standin.connections[0].audio_frames == 0  # the bot spoke first
         await stream.stop(params["callSid"])
         await stream.wait_closed()
-        status = await twilio.post(
-            "/call-status", {"CallSid": params["callSid"], "CallStatus": "completed"}
-        )
+        status = await twilio.call_status(params["callSid"], "completed", 4)
         assert status.status_code == 204
 
 

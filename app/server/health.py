@@ -43,7 +43,9 @@ operator_metrics = operator_only(metrics_page)
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(document(services_of(request).settings.public_base))
+    services = services_of(request)
+    body = document(services.settings.public_base, softphone=services.softphone is not None)
+    return JSONResponse(body)
 
 
 ROUTES = [

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, cast
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
+from app.sids import is_call_sid
+
 if TYPE_CHECKING:
     from app.server.services import Services
 
@@ -43,9 +45,33 @@ def services_of(connection: HTTPConnection) -> Services:
     return cast("Services", connection.app.state.services)
 
 
+def call_sid_param(request: Request) -> str:
+    """The ``{call_sid}`` of the path: a CallSid (CA…) or a softphone call's (SP…)."""
+    call_sid: str = request.path_params["call_sid"]
+    if not is_call_sid(call_sid):
+        raise BadRequest("the call must be a CallSid: CA (or SP) followed by 32 hex digits")
+    return call_sid
+
+
+def known_query(request: Request, *names: str) -> None:
+    """Refuse a query parameter the route does not take (a typo like ?lst=5 would
+    otherwise be ignored in silence)."""
+    unknown = sorted(set(request.query_params) - set(names))
+    if unknown:
+        takes = f"it takes {', '.join(names)}" if names else "it takes none"
+        raise BadRequest(f"unknown query parameter {unknown[0]!r}: {takes}")
+
+
+def query_choice(request: Request, name: str, *choices: str) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is not None and raw not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)} (got {raw!r})")
+    return raw
+
+
 def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high} (got {raw!r})")

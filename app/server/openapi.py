@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app import sids
+from app.server.softphone import ASSETS
+
 JSON = "application/json"
 Schema = dict[str, Any]
 
@@ -20,7 +23,7 @@ ERROR: Schema = {
 CALL_SID: Schema = {
     "type": "string",
     "description": "A Twilio CallSid (CA + 32 hex digits) or a softphone call (SP + 32 hex).",
-    "pattern": "^(CA|SP)[0-9a-fA-F]{32}$",
+    "pattern": f"^({sids.CALL_SID.pattern}|{sids.SOFTPHONE_SID.pattern})$",
 }
 TURN: Schema = {
     "type": "object",
@@ -80,27 +83,38 @@ NOT_HERE: Schema = {
     "required": ["error"],
     "properties": {"error": {"type": "string"}, "process": {"type": "string"}},
 }
+
+
+def _pattern(regex: str) -> Schema:
+    return {"type": "string", "pattern": f"^({regex})$"}
+
+
+TWILIO_CALL = _pattern(sids.CALL_SID.pattern)
+ACCOUNT = _pattern(sids.ACCOUNT_SID.pattern)
+ADDRESS = {"anyOf": [_pattern(sids.E164.pattern), _pattern(sids.ADDRESS.pattern)]}
 WEBHOOK_FORM: Schema = {
     "type": "object",
+    "required": ["CallSid"],
     "properties": {
-        "CallSid": {"type": "string"},
-        "AccountSid": {"type": "string"},
-        "From": {"type": "string"},
-        "To": {"type": "string"},
-        "Direction": {"type": "string"},
+        "CallSid": TWILIO_CALL,
+        "AccountSid": ACCOUNT,
+        "From": ADDRESS,
+        "To": ADDRESS,
+        "Direction": {"enum": ["inbound", "outbound-api", "outbound-dial"]},
         "CallStatus": {"type": "string"},
     },
 }
 STATUS_FORM: Schema = {
     "type": "object",
+    "required": ["CallSid"],
     "properties": {
-        "CallSid": {"type": "string"},
-        "AccountSid": {"type": "string"},
-        "StreamSid": {"type": "string"},
-        "StreamEvent": {"type": "string"},
-        "StreamError": {"type": "string"},
-        "CallStatus": {"type": "string"},
-        "CallDuration": {"type": "string"},
+        "CallSid": TWILIO_CALL,
+        "AccountSid": ACCOUNT,
+        "StreamSid": _pattern(sids.STREAM_SID.pattern),
+        "StreamEvent": {"enum": ["stream-started", "stream-stopped", "stream-error"]},
+        "StreamError": {"type": "string", "maxLength": 1000},
+        "CallStatus": {"type": "string", "pattern": "^[a-z-]{1,32}$"},
+        "CallDuration": {"type": "string", "pattern": "^[0-9]{1,9}$"},
     },
 }
 
@@ -181,7 +195,78 @@ TWIML_ANSWER = {
 NO_CONTENT = {"204": {"description": "Logged."}}
 
 
-def document(public_base: str | None) -> dict[str, Any]:
+SCRIPTS = sorted(ASSETS)
+HTML = {"text/html": {"schema": {"type": "string"}}}
+SOFTPHONE: dict[str, Any] = {
+    "/softphone": {
+        "get": {
+            "summary": "The softphone page, or its sign-in form.",
+            "parameters": [
+                {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "processing",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["on", "off"]},
+                    "description": "off: no echo cancellation, noise suppression or gain control.",
+                },
+                {
+                    "name": "tap",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"enum": ["0", "1"]},
+                    "description": "1: keep a copy of what was played, for diagnostics.",
+                },
+            ],
+            "responses": {
+                "200": {"description": "The page.", "content": HTML},
+                "303": {"description": "Signed in: the cookie is set; on to the page."},
+                "400": BAD,
+                "401": {"description": "The sign-in form.", "content": HTML},
+            },
+        }
+    },
+    "/softphone/session": {
+        "post": {
+            "summary": "A CallSid and a one-use stream token for a browser call.",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["callSid", "parameters"],
+                        "properties": {
+                            "callSid": CALL_SID,
+                            "parameters": {"type": "object"},
+                        },
+                    },
+                    "Start the stream with these parameters.",
+                ),
+                "401": _error("Not signed in."),
+                "403": _error("Asked for by a page of another site (its Origin)."),
+                "503": _error("No capacity, or shutting down."),
+            },
+        }
+    },
+    "/softphone/{name}": {
+        "get": {
+            "summary": "The page's scripts.",
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"enum": SCRIPTS}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "A script.",
+                    "content": {"text/javascript": {"schema": {"type": "string"}}},
+                },
+                "401": {"description": "Not signed in."},
+                "404": {"description": "No such script."},
+            },
+        }
+    },
+}
+
+
+def document(public_base: str | None, *, softphone: bool) -> dict[str, Any]:
     """The whole document; ``servers`` names PUBLIC_URL when it is set."""
     calls = {
         "get": {
@@ -212,7 +297,14 @@ def document(public_base: str | None) -> dict[str, Any]:
         "post": {
             "summary": "Have the bot call a number.",
             "security": [{"operator": []}],
-            "requestBody": _text_body("to", "+15557654321", 32),
+            "requestBody": _body(
+                {
+                    "type": "object",
+                    "required": ["to"],
+                    "properties": {"to": _pattern(sids.E164.pattern)},
+                    "example": {"to": "+15557654321"},
+                }
+            ),
             "responses": {
                 "201": _json(
                     {
@@ -299,6 +391,8 @@ def document(public_base: str | None) -> dict[str, Any]:
         "/stream-status": _webhook("The <Stream statusCallback>.", STATUS_FORM, NO_CONTENT),
         "/call-status": _webhook("The call status callback.", STATUS_FORM, NO_CONTENT),
     }
+    if softphone:
+        paths.update(SOFTPHONE)
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {

@@ -21,8 +21,10 @@ from app.outbound import OutboundNotConfigured, check_outbound, place_call
 from app.security import bearer_matches
 from app.server.inputs import (
     BadRequest,
+    call_sid_param,
     error_response,
     json_object,
+    known_query,
     query_int,
     services_of,
     text_field,
@@ -50,6 +52,7 @@ def operator_only(handler: Endpoint) -> Endpoint:
 
 async def list_calls(request: Request) -> Response:
     records = services_of(request).records
+    known_query(request, "last")
     last = query_int(request, "last", default=50, low=1, high=1000)
     if records is None:
         return error_response("call records are off (CALL_RECORDS_PATH)", 404)
@@ -58,7 +61,7 @@ async def list_calls(request: Request) -> Response:
 
 async def get_call(request: Request) -> Response:
     records = services_of(request).records
-    call_sid = request.path_params["call_sid"]
+    call_sid = call_sid_param(request)
     if records is None:
         return error_response("call records are off (CALL_RECORDS_PATH)", 404)
     record = records.get(call_sid)
@@ -90,7 +93,7 @@ async def create_call(request: Request) -> Response:
 
 
 def call_in_progress(request: Request) -> CallBridge:
-    call_sid = request.path_params["call_sid"]
+    call_sid = call_sid_param(request)
     bridge = services_of(request).board.find(call_sid)
     if bridge is None:
         raise CallNotHere(call_sid)

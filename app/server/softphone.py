@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from app.security import POLICY_VIOLATION, token_matches
-from app.server.inputs import services_of
+from app.server.inputs import known_query, query_choice, services_of
 from app.server.media import run_call
 from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess
 from app.server.switchboard import STREAM_TOKEN_PARAMETER
@@ -72,6 +72,9 @@ def login(message: str, status: int) -> Response:
 
 
 async def page(request: Request) -> Response:
+    known_query(request, "token", "processing", "tap")
+    query_choice(request, "processing", "on", "off")  # read by the page's script
+    query_choice(request, "tap", "0", "1")
     access = access_of(request)
     if access.allowed(request):
         page_html = (STATIC / "softphone.html").read_text(encoding="utf-8")

@@ -38,6 +38,19 @@ def settings_for(standin: GeminiStandIn, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def settings_for_echo(**overrides: Any) -> Settings:
+    """Production-shaped settings with the echo agent (no Gemini needed)."""
+    values: dict[str, Any] = {
+        "agent": "echo",
+        "twilio_auth_token": AUTH_TOKEN,
+        "public_url": PUBLIC_URL,
+        "greeting": "",
+        "call_records_path": "",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @dataclass
 class RunningServer:
     app: Starlette
