@@ -82,11 +82,16 @@ async def test_unsigned_mode_warns_loudly_and_reports_it(
 @pytest.mark.parametrize("command", ["uvicorn", "python -m app"])
 async def test_entry_points_serve_the_app(tmp_path: Path, command: str) -> None:
     port = free_port()
+    # The REST account set: its aiohttp session needs the running loop (it once stopped
+    # both entry points with "no running event loop" before uvicorn's loop ran).
     env = process_env(
         GEMINI_API_KEY="k",
         PORT=str(port),
         HOST="127.0.0.1",
-        ALLOW_UNSIGNED_REQUESTS="true",
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        PUBLIC_URL="https://bot.example.com",
+        TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+        TWILIO_FROM_NUMBER="+15550100002",
     )
     argv = (
         [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
