@@ -405,9 +405,9 @@ async def drained_on_sigterm(
         while (health := await http.get(dep.base + "/healthz")).status_code != 503:
             await asyncio.sleep(0.05)
     assert health.json()["status"] == "draining"
-    busy = await dep.twilio.post(
-        "/incoming-call", {"CallSid": sid("CA"), "From": CALLEE, "To": FROM_NUMBER}
-    )
+    form = {"CallSid": sid("CA"), "From": CALLEE, "To": FROM_NUMBER, "AccountSid": ACCOUNT_SID}
+    busy = await dep.twilio.post("/incoming-call", {**form, "Direction": "inbound"})
+    assert busy.status_code == 200, busy.text
     assert [el.tag for el in ET.fromstring(busy.text)] == ["Say", "Hangup"]
     await stream.wait_closed(timeout=DRAIN_S)
     await line.close()
