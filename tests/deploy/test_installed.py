@@ -26,6 +26,7 @@ import asyncio
 import json
 import re
 import secrets
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -581,3 +582,5 @@ async def test_the_installed_wheel_serves_calls(
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{leg}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"\n[deploy] {json.dumps(report)}")
+        if report["passed"]:  # a failed leg keeps its venv and logs to look at
+            await asyncio.to_thread(shutil.rmtree, venv.root)
