@@ -49,7 +49,7 @@ from app.ports import (
     NoObserver,
     SocketClosed,
 )
-from app.recording import StereoRecording
+from app.recording import StereoRecording, open_recording
 from app.toolcalls import Builtin, ToolCalls
 from app.tools import END_CALL, TRANSFER_CALL, Tool
 from app.twiml import transfer_twiml
@@ -128,6 +128,9 @@ class CallSummary:
 class BridgeOptions:
     greeting: str = ""
     start_timeout_s: float = 10.0
+    # Twilio streams audio from the start (silence too): a stream that sends none is not
+    # a call, and must not hold a Gemini session and a line for long.
+    first_audio_timeout_s: float = 10.0
     link: LinkPolicy = field(default_factory=LinkPolicy)
     max_call_s: float = 0.0  # 0: no limit
     idle_timeout_s: float = 0.0  # 0: off
@@ -202,6 +205,7 @@ class CallBridge:
         self.link = AgentLink(connector, options.link, self.log)
         self._began = time.monotonic()
         self._observed = False  # call_started was reported: call_ended must follow
+        self._admitted_at = 0.0  # when the start passed admission
         self._last_speech = self._began
         self._idle_prompted = False
         self._ending: str | None = None
@@ -259,7 +263,7 @@ class CallBridge:
             # Updated in place: the link and everything else holding this adapter follow.
             self._log_ids.update(call_sid=self.call_sid, stream_sid=self.stream_sid)
             self.log.info(
-                "stream started (caller %s)", self.start.custom_parameters.get("from", "unknown")
+                "stream started (caller %r)", self.start.custom_parameters.get("from", "unknown")
             )
             refusal = self._options.admit(self.start) if self._options.admit else None
             if refusal is not None:
@@ -277,10 +281,9 @@ class CallBridge:
                         "direction": params.get("direction", "inbound"),
                     },
                 )
+            self._admitted_at = time.monotonic()
             if self._options.recordings_dir is not None:
-                self._recording = StereoRecording(
-                    self._options.recordings_dir / f"{self.call_sid or self.stream_sid}.wav"
-                )
+                self._open_recording(self._options.recordings_dir)
             return await self._converse()
         except TimeoutError:
             return Outcome.NO_START, "no start message in time"
@@ -343,6 +346,14 @@ class CallBridge:
         await self._socket.close(CLOSE_CODES[outcome], close_reason(outcome, reason))
         return summary
 
+    def _open_recording(self, directory: Path) -> None:
+        """Named by the CallSid only (never the streamSid); a recording that cannot be
+        made is logged, and the call goes on without it."""
+        try:
+            self._recording = open_recording(directory, self.call_sid)
+        except (OSError, ValueError) as error:
+            self.log.error("not recording this call: %s", error)
+
     def _settle(self, what: str, step: Callable[[], object]) -> None:
         try:
             step()
@@ -372,7 +383,7 @@ class CallBridge:
         self.stats.malformed_frames += 1
         count = self.stats.malformed_frames
         if count <= self._options.log_malformed_first or count % 100 == 0:
-            self.log.warning("ignored malformed Twilio frame #%d: %s", count, reason)
+            self.log.warning("ignored malformed Twilio frame #%d: %r", count, reason)
         if count > self._options.max_malformed:
             raise _CallOver(f"{count} malformed messages", Outcome.PROTOCOL_VIOLATION)
 
@@ -589,6 +600,12 @@ class CallBridge:
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
             now = time.monotonic()
+            silent = now - self._admitted_at >= options.first_audio_timeout_s
+            if not self.stats.frames_in and silent:
+                raise _CallOver(
+                    f"no audio within {options.first_audio_timeout_s:g} s of the start",
+                    Outcome.PROTOCOL_VIOLATION,
+                )
             if self._ending is not None:
                 if self._goodbye_heard() or now >= self._ending_deadline:
                     await self._leave()

@@ -65,9 +65,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """One command; raises ConfigError / ToolDefinitionError for settings that cannot work."""
     if args.command in (None, "serve"):
         app = create_app(settings)  # every check `check` runs, then the services
-        sock = listen(settings.host, settings.port)
+        sock = listen(settings.listen_host, settings.port)
         configure_logging(settings)
-        log.info("listening on http://%s:%d", settings.host, sock.getsockname()[1])
+        log.info("listening on http://%s:%d", settings.listen_host, sock.getsockname()[1])
         serve(app, settings, sock)
         return 0
     if args.command == "check":

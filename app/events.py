@@ -6,8 +6,11 @@ SDK objects and tests can script a session without the SDK.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+_calls_without_id = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,24 @@ class Usage:
 
 @dataclass(frozen=True)
 class ToolCall:
-    """The model asks for a function call; answer with the same ``call_id``."""
+    """The model asks for a function call; answer with the same ``call_id`` and ``name``.
+
+    ``call_id`` is the model's id for the call, or ``""`` when it gave none (older
+    Vertex AI models): the answer then goes back with the name alone. ``key`` tells
+    this call apart from every other call in the process, id or not (two calls without
+    an id must not be mistaken for one); it is for bookkeeping and is never sent.
+    """
 
     call_id: str
     name: str
     args: dict[str, Any]
+    key: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            # Never mistaken for a model's id: those seen are never empty and have no spaces.
+            key = self.call_id or f"{self.name} (no id) #{next(_calls_without_id)}"
+            object.__setattr__(self, "key", key)
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,18 @@ class ToolCallCancelled:
     """The model no longer wants these calls (the caller interrupted, for example)."""
 
     call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A server message, or part of one, that could not be read and was skipped; the
+    session goes on. ``keys``: the message's top-level keys concerned; ``why``: the
+    kind of problem (with ``keys``, what makes a kind new, worth one log line);
+    ``detail``: the specifics, if any."""
+
+    keys: tuple[str, ...]
+    why: str
+    detail: str = ""
 
 
 AgentEvent = (
@@ -85,6 +113,7 @@ AgentEvent = (
     | Usage
     | ToolCall
     | ToolCallCancelled
+    | Ignored
 )
 
 

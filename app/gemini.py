@@ -3,6 +3,13 @@
 It builds the session configuration from :class:`~app.settings.Settings`, opens one
 live session per call, and translates SDK messages into :mod:`app.events`, so the
 bridge never sees an SDK object. SDK failures become :class:`AgentSessionError`.
+
+What the service sends and the SDK cannot read does not end a session: a message whose
+top-level keys the SDK does not know (new kinds keep arriving), or whose content it
+rejects, becomes an :class:`~app.events.Ignored` event and the session goes on. The
+service's error envelope (``{"error": {"code", "status", "message"}}``) ends the session
+as a close with that code would: 4xx (the request is wrong) is not retried, anything
+else is.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from app.events import (
     AgentSessionError,
     GenerationComplete,
     GoAway,
+    Ignored,
     Interrupted,
     ResumptionHandle,
     ToolCall,
@@ -39,7 +47,7 @@ from app.events import (
     TurnComplete,
     Usage,
 )
-from app.gemini_wire import INPUT_MIME, audio_message, model_audio
+from app.gemini_wire import INPUT_MIME, ErrorReport, audio_message, error_report, model_audio
 from app.settings import ConfigError, Settings
 from app.tools import Tool
 
@@ -48,6 +56,18 @@ log = logging.getLogger(__name__)
 # WebSocket close codes that mean the request itself is wrong (bad key, bad setup):
 # 1007 invalid payload, 1008 policy violation. Retrying them cannot help.
 CLIENT_FAULT_CLOSE_CODES = frozenset({1007, 1008})
+
+SDK_VERSION = genai.__version__
+
+# The top-level keys of a server message the SDK reads: its LiveServerMessage's fields,
+# as they are spelled on the wire. Any other key is dropped by the SDK's conversion.
+SERVER_KEYS = frozenset(
+    field.alias or name for name, field in types.LiveServerMessage.model_fields.items()
+)
+
+
+def _retryable(code: int | None) -> bool:
+    return code not in CLIENT_FAULT_CLOSE_CODES and not (code is not None and 400 <= code < 500)
 
 
 def _sensitivity(kind: str, value: str | None) -> str | None:
@@ -168,14 +188,11 @@ def translate(message: types.LiveServerMessage) -> Iterator[AgentEvent]:
 def _session_error(error: BaseException) -> AgentSessionError:
     if isinstance(error, errors.APIError):
         code = error.code if isinstance(error.code, int) else None
-        retryable = code not in CLIENT_FAULT_CLOSE_CODES and not (
-            code is not None and 400 <= code < 500
-        )
         detail = error.message or error.details or error.status
         return AgentSessionError(
             f"Gemini closed the session (code {code}): {detail}",
             code=code,
-            retryable=retryable,
+            retryable=_retryable(code),
         )
     if isinstance(error, websockets.InvalidStatus):
         status = error.response.status_code
@@ -192,6 +209,15 @@ def _session_error(error: BaseException) -> AgentSessionError:
         )
         return AgentSessionError(f"Google credentials failed: {error}", retryable=transient)
     return AgentSessionError(f"{type(error).__name__}: {error}", retryable=True)
+
+
+def _reported(report: ErrorReport) -> AgentSessionError:
+    status = f" {report.status}" if report.status else ""
+    return AgentSessionError(
+        f"Gemini reported an error (code {report.code}{status}): {report.message or '-'}",
+        code=report.code,
+        retryable=_retryable(report.code),
+    )
 
 
 _SDK_FAILURES = (
@@ -217,6 +243,7 @@ try:
 except (ImportError, AttributeError):
     _FROM_WIRE = None
 _NO_KWARGS = types.LiveServerMessage().model_dump()
+_slow_path_reported = False
 
 
 @dataclass
@@ -227,9 +254,24 @@ class GeminiSession:
     vertex: bool = False
 
     def __post_init__(self) -> None:
+        global _slow_path_reported
         raw = getattr(self._session, "_ws", None)
         usable = raw is not None and hasattr(raw, "send") and hasattr(raw, "recv")
         self._raw = raw if usable else None
+        if not self.fast_path and not _slow_path_reported:
+            _slow_path_reported = True
+            log.warning(
+                "google-genai %s has no AsyncSession._ws or _live_converters: every message"
+                " goes through the SDK's public methods, at several times the CPU, and a"
+                " message it does not know ends the session (tests/test_wire_conformance.py"
+                " fails on this SDK)",
+                SDK_VERSION,
+            )
+
+    @property
+    def fast_path(self) -> bool:
+        """Audio is written to and messages are read from the SDK's own socket."""
+        return self._raw is not None and _FROM_WIRE is not None
 
     async def send_audio(self, pcm16k: bytes) -> None:
         """One caller frame. This is the hot path (50 messages a second per call), so
@@ -256,8 +298,11 @@ class GeminiSession:
     async def send_tool_response(
         self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
     ) -> None:
+        """The answer to one call; ``call_id`` ``""`` (the model gave none, as older Vertex
+        AI models do) sends it with the name alone. The SDK refuses that on the Developer
+        API, whose calls always carry an id."""
         answer = types.FunctionResponse(
-            id=call_id,
+            id=call_id or None,
             name=name,
             response=response,
             scheduling=types.FunctionResponseScheduling(scheduling) if scheduling else None,
@@ -272,24 +317,27 @@ class GeminiSession:
 
         Like sending, receiving reads the SDK's socket itself: plain model audio (most
         messages) is decoded here, and everything else goes through the SDK's own
-        conversion, so it is seen exactly as ``receive()`` would give it."""
+        conversion, so it is seen exactly as ``receive()`` would give it; what the SDK
+        cannot read is skipped (:func:`read_with_sdk`)."""
         try:
-            if self._raw is None or _FROM_WIRE is None:
+            if not self.fast_path:
                 while True:  # receive() returns after each turn; a call has many
                     async for message in self._session.receive():
                         for event in translate(message):
                             yield event
             while True:
-                raw = await self._receive_raw()
-                audio = model_audio(raw)
-                if audio is not None:
-                    for pcm in audio:
-                        yield AgentAudio(pcm)
-                    continue
-                for event in translate(from_wire(raw, vertex=self.vertex)):
+                for event in read_message(await self._receive_raw(), vertex=self.vertex):
                     yield event
+        except AgentSessionError:
+            raise
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
+        except Exception as error:  # the SDK's own bugs (3.6.1 raises TypeError on new kinds)
+            raise AgentSessionError(
+                f"google-genai {SDK_VERSION} failed reading the session:"
+                f" {type(error).__name__}: {error}",
+                retryable=True,
+            ) from error
 
     async def _receive_raw(self) -> dict[str, Any]:
         """The next message, parsed; a closed socket raises the SDK's APIError for its
@@ -316,13 +364,59 @@ class GeminiSession:
         return message
 
 
-def from_wire(message: dict[str, Any], *, vertex: bool) -> types.LiveServerMessage:
-    """A parsed server message as the SDK's ``receive()`` would give it."""
+def from_wire(message: dict[str, Any], *, vertex: bool) -> types.LiveServerMessage | None:
+    """A parsed server message as the SDK's ``receive()`` would give it, or None when the
+    SDK finds nothing in it that it knows (where ``receive()`` raises). Changes
+    ``message`` (the SDK's conversion drops what it does not know)."""
     assert _FROM_WIRE is not None
     converted = _FROM_WIRE[1 if vertex else 0](message)
-    if not converted and message:  # what the SDK treats as an error report
-        errors.APIError.raise_error(message.get("code", 500), message, None)
+    if not converted and message:
+        return None
     return types.LiveServerMessage._from_response(response=converted, kwargs=_NO_KWARGS)
+
+
+def read_message(message: dict[str, Any], *, vertex: bool) -> Iterator[AgentEvent]:
+    """The events of one parsed server message, as a session reads it: plain model
+    audio here (app/gemini_wire.py), anything else through the SDK. Changes ``message``."""
+    audio = model_audio(message)
+    if audio is None:
+        yield from read_with_sdk(message, vertex=vertex)
+        return
+    for pcm in audio:
+        yield AgentAudio(pcm)
+
+
+def read_with_sdk(message: dict[str, Any], *, vertex: bool) -> Iterator[AgentEvent]:
+    """The events of one parsed server message, read by the SDK's own conversion.
+
+    Top-level keys the SDK does not know give one :class:`Ignored` event for them, and
+    the rest of the message is read; a message the SDK cannot read at all gives one
+    :class:`Ignored` for its keys. Neither ends the session. An error report raises
+    :class:`AgentSessionError`. Changes ``message``."""
+    report = error_report(message)
+    if report is not None:
+        raise _reported(report)
+    known = tuple(key for key in message if key in SERVER_KEYS)
+    unknown = tuple(key for key in message if key not in SERVER_KEYS)
+    if unknown:
+        yield Ignored(unknown, f"google-genai {SDK_VERSION} does not know it")
+    if not known:
+        return
+    try:
+        converted = from_wire(message, vertex=vertex)
+    # The SDK's reading of content it does not expect raises pydantic's ValidationError,
+    # TypeError, and who knows what next; one unreadable message is skipped, not fatal.
+    except Exception as error:
+        yield Ignored(
+            known,
+            f"google-genai {SDK_VERSION} could not read it ({type(error).__name__})",
+            " ".join(str(error).split())[:300],
+        )
+        return
+    if converted is None:
+        yield Ignored(known, f"google-genai {SDK_VERSION} found nothing in it to read")
+        return
+    yield from translate(converted)
 
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"

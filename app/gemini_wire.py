@@ -4,12 +4,15 @@ Caller audio goes out 50 times a second per call and agent audio comes back abou
 times a second. Passing each message through the SDK's pydantic models costs about
 100 µs of CPU, far more than converting the audio. Only the two plain-audio shapes
 are handled here. Any other message goes through the SDK (``app/gemini.py``), as
-does any message this module does not recognise exactly.
+does any message this module does not recognise exactly. The service's error envelope
+is recognised here too, so the adapter can end the session with its code.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+from dataclasses import dataclass
 from typing import Any
 
 INPUT_MIME = "audio/pcm;rate=16000"
@@ -47,5 +50,37 @@ def model_audio(message: dict[str, Any]) -> list[bytes] | None:
             return None
         if not mime.startswith("audio/pcm") or not data or "-" in data or "_" in data:
             return None  # not audio, or empty, or URL-safe base64 (left to the SDK)
-        audio.append(base64.b64decode(data))
+        try:
+            audio.append(base64.b64decode(data))
+        except binascii.Error:
+            return None  # left to the SDK, which says what is wrong with it
     return audio
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """The service's report that the session failed, in Google's error envelope."""
+
+    code: int | None
+    status: str
+    message: str
+
+
+def error_report(message: dict[str, Any]) -> ErrorReport | None:
+    """An error report, or None for any other message.
+
+    The envelope is ``{"error": {"code", "message", "status"}}`` (google.rpc.Status as
+    Google's JSON APIs write it, ``code`` an HTTP status). go-genai ends ``Receive`` on
+    it; google-genai means to raise it as an ``APIError`` but looks for the code at the
+    top level, and raises ``TypeError`` instead (3.6.1). The service otherwise reports
+    a failure by closing the socket with a code; an envelope is read the same way: the
+    session is over, and its code says whether another session may help."""
+    body = message.get("error")
+    if not isinstance(body, dict):
+        return None
+    code = body.get("code")
+    return ErrorReport(
+        code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        status=str(body.get("status") or ""),
+        message=str(body.get("message") or ""),
+    )

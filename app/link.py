@@ -14,7 +14,9 @@ that, the link
   fault (4xx, close codes 1007/1008) are never retried;
 * buffers caller audio while no session is usable (bounded; the oldest is dropped
   and counted beyond the bound) and sends it, in order, once a session is back, so
-  each caller sample reaches the service exactly once.
+  each caller sample reaches the service exactly once;
+* counts server messages the adapter skipped (:class:`~app.events.Ignored`) and logs
+  each new kind once per process; they never reach the bridge and end nothing.
 
 It never sends filler turns to keep a session warm: the WebSocket's own pings do.
 """
@@ -37,6 +39,7 @@ from app.events import (
     AgentSessionError,
     GenerationComplete,
     GoAway,
+    Ignored,
     Interrupted,
     ResumptionHandle,
     ToolCall,
@@ -46,6 +49,11 @@ from app.events import (
 from app.ports import AgentConnector, AgentSession
 
 PCM16K_BYTES_PER_MS = 32
+
+# Kinds of skipped server message already logged by this process: (keys, why). Bounded:
+# a service inventing keys without end gets its first kinds logged, then only counted.
+_ignored_kinds_logged: set[tuple[tuple[str, ...], str]] = set()
+MAX_IGNORED_KINDS_LOGGED = 100
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class LinkStats:
     audio_sent_bytes: int = 0
     dropped_ms: float = 0.0
     buffered_peak_ms: float = 0.0
+    ignored_messages: int = 0  # server messages (or parts) skipped as unreadable
 
 
 class AgentLink:
@@ -108,7 +117,7 @@ class AgentLink:
         self._generating = False
         self._switch_deadline: float | None = None
         self._tools_pending: set[str] = set()  # a tool call in flight is not a clean point
-        self._tool_sessions: dict[str, int] = {}  # call id -> number of the session that asked
+        self._tool_sessions: dict[str, int] = {}  # call key -> number of the session that asked
         self._session_no = 0
         self.handle: str | None = None
         self.stats = LinkStats()
@@ -139,19 +148,21 @@ class AgentLink:
         self._pending.append(text)
 
     async def send_tool_response(
-        self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
+        self, call: ToolCall, response: dict[str, Any], scheduling: str | None
     ) -> bool:
-        """Answer a tool call on the session that asked; False if that session is gone."""
-        self._tools_pending.discard(call_id)
+        """Answer a tool call on the session that asked; False if that session is gone.
+
+        The answer carries the call's id, or only its name when the model gave no id."""
+        self._tools_pending.discard(call.key)
         session = self._session
-        if session is None or self._tool_sessions.pop(call_id, None) != self._session_no:
-            self._log.warning("tool result for %s dropped: its session has ended", name)
+        if session is None or self._tool_sessions.pop(call.key, None) != self._session_no:
+            self._log.warning("tool result for %s dropped: its session has ended", call.name)
             return False
         try:
-            await session.send_tool_response(call_id, name, response, scheduling)
+            await session.send_tool_response(call.call_id, call.name, response, scheduling)
             return True
         except AgentSessionError as error:
-            self._log.warning("tool result for %s not delivered: %s", name, error.reason)
+            self._log.warning("tool result for %s not delivered: %s", call.name, error.reason)
             return False
 
     def _hold(self, pcm16k: bytes) -> None:
@@ -197,8 +208,11 @@ class AgentLink:
                 stream = self._session.events()
                 try:
                     async for event in stream:
-                        self._observe(event)
-                        yield event
+                        if isinstance(event, Ignored):
+                            self._note_ignored(event)
+                        else:
+                            self._observe(event)
+                            yield event
                         if self._switch_due():
                             switched = await self._make_before_break(stack)
                             if switched is not None:
@@ -234,10 +248,12 @@ class AgentLink:
         elif isinstance(event, (TurnComplete, Interrupted, GenerationComplete)):
             self._generating = False
         elif isinstance(event, ToolCall):
-            self._tools_pending.add(event.call_id)
-            self._tool_sessions[event.call_id] = self._session_no
+            self._tools_pending.add(event.key)
+            self._tool_sessions[event.key] = self._session_no
         elif isinstance(event, ToolCallCancelled):
             self._tools_pending.difference_update(event.call_ids)
+            for call_id in event.call_ids:
+                self._tool_sessions.pop(call_id, None)
         elif isinstance(event, GoAway):
             left = event.time_left_s
             wait = self._policy.clean_point_wait_s
@@ -247,6 +263,20 @@ class AgentLink:
             self._log.info(
                 "goAway: %s s left; moving the call at the next clean point", event.time_left_s
             )
+
+    def _note_ignored(self, event: Ignored) -> None:
+        self.stats.ignored_messages += 1
+        kind = (event.keys, event.why)
+        if kind in _ignored_kinds_logged or len(_ignored_kinds_logged) >= MAX_IGNORED_KINDS_LOGGED:
+            return
+        _ignored_kinds_logged.add(kind)
+        self._log.warning(
+            "skipped a Gemini message with top-level key(s) %s: %s%s; the call and its"
+            " session go on (logged once per kind)",
+            ", ".join(repr(key) for key in event.keys),
+            event.why,
+            f" ({event.detail})" if event.detail else "",
+        )
 
     def _switch_due(self) -> bool:
         if self._switch_deadline is None:

@@ -1,29 +1,50 @@
-"""Log set-up for the server process: one format, secrets never written.
+"""Log set-up for the server process: one format, secrets never written, one line
+per record.
 
-Every handler gets a :class:`RedactingFilter` that replaces configured secrets
-(API key, auth token) and anything shaped like a stream token with ``[redacted]``.
-Third-party protocol tracers (frame dumps, request headers) stay at INFO even with
-LOG_LEVEL=debug, because their debug lines carry headers and payloads.
+Every handler gets a :class:`RedactingFilter` that replaces configured secrets (API
+key, auth token, operator token), in plain and in the encoded forms they take in
+addresses, forms and headers (percent-encoded, form-encoded, JSON-escaped, the
+REST API's Basic credentials), and anything shaped like a stream token, with
+``[redacted]``; and that escapes control characters, so a value from a request
+cannot forge a log line (a newline) or reach a terminal (ESC). Third-party protocol
+tracers (frame dumps, request headers) stay at INFO even with LOG_LEVEL=debug,
+because their debug lines carry headers and payloads.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
+from urllib.parse import quote, quote_plus
 
 from app.settings import Settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 STREAM_TOKEN_PATTERN = re.compile(r"\b\d{9,11}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{43}\b")
 QUIET_LOGGERS = ("websockets", "uvicorn.error", "httpx", "httpcore", "google_genai", "hpack")
+# The twilio library logs every REST request's method, URL and headers at INFO.
+NOISY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
 REDACTED = "[redacted]"
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """The secret as it appears in an address, a form, a JSON string."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
+def escape_controls(text: str) -> str:
+    """Newlines, ESC and other control characters as visible escapes (\\n, \\x1b)."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        forms = {form for s in secrets if len(s) >= 4 for form in encoded_forms(s)}
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -32,7 +53,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = self.redact(message)
+        clean = escape_controls(self.redact(message))
         if record.exc_info and record.exc_text is None:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -61,9 +82,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def secrets_of(settings: Settings) -> list[str]:
+    values = settings.secret_values()
+    token = settings.twilio_auth_token
+    if settings.twilio_account_sid and token is not None:  # the REST API's Basic credentials
+        basic = f"{settings.twilio_account_sid}:{token.get_secret_value()}".encode()
+        values.append(base64.b64encode(basic).decode("ascii"))
+    return values
+
+
 def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    redactor = RedactingFilter(settings.secret_values())
+    redactor = RedactingFilter(secrets_of(settings))
     for handler in logging.getLogger().handlers:
         handler.addFilter(redactor)
         if settings.log_format == "json":
@@ -71,3 +101,5 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_level == "debug":
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

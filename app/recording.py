@@ -12,17 +12,25 @@ from __future__ import annotations
 import tempfile
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from app.audio import TWILIO_RATE, ulaw_to_pcm16
+from app.sids import is_call_sid
+
+MAX_LEGS = 100
 
 
 class StereoRecording:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, file: BinaryIO | None = None) -> None:
+        """Record into ``file`` (opened for it), or into a new ``path``."""
+        if file is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file = path.open("wb")
         self.path = path
-        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - open for the whole call
+        self._file = file  # wave does not close a file it was given
+        self._wav = wave.open(file, "wb")  # noqa: SIM115 - open for the whole call
         self._wav.setnchannels(2)
         self._wav.setsampwidth(2)
         self._wav.setframerate(TWILIO_RATE)
@@ -56,7 +64,30 @@ class StereoRecording:
         return self._now / TWILIO_RATE
 
     def close(self) -> None:
-        self._wav.close()
+        try:
+            self._wav.close()
+        finally:
+            self._file.close()
+
+
+def open_recording(directory: Path, call_sid: str) -> StereoRecording:
+    """A new recording of a call in ``directory``: ``CA….wav``, or ``CA…-2.wav`` and on
+    when the CallSid comes back (a call redirected to the bot again, or a replayed
+    webhook); an existing file is never overwritten. Only a well-formed CallSid names a
+    file, and the file must sit in the directory itself."""
+    if not is_call_sid(call_sid):
+        raise ValueError(f"{call_sid!r} is not a CallSid")
+    root = directory.resolve()
+    for leg in range(1, MAX_LEGS + 1):
+        path = root / (f"{call_sid}.wav" if leg == 1 else f"{call_sid}-{leg}.wav")
+        if path.parent != root:
+            raise ValueError(f"{path} is outside {root}")
+        try:
+            file = path.open("xb")  # exclusive: fails if it exists
+        except FileExistsError:
+            continue
+        return StereoRecording(path, file)
+    raise FileExistsError(f"{MAX_LEGS} recordings of {call_sid} exist already")
 
 
 class RecordingsUnusable(Exception):

@@ -1,9 +1,11 @@
 """Call records in SQLite, written as each call goes (a crash loses nothing).
 
-One row per call (numbers, start and end, outcome, reconnects, tokens, tool calls)
-and one row per turn of its transcript. Agent turns keep what the caller actually
-heard: an interrupted reply's text is cut in proportion to the audio played (known
-from Twilio's marks), at a word boundary.
+One row per call leg (numbers, start and end, outcome, reconnects, tokens, tool
+calls) and one row per turn of its transcript. A CallSid that comes back (a call
+redirected to the bot again, or a replayed webhook) gets a second leg beside the
+first: nothing is ever replaced. Agent turns keep what the caller actually heard: an
+interrupted reply's text is cut in proportion to the audio played (known from
+Twilio's marks), at a word boundary.
 """
 
 from __future__ import annotations
@@ -14,17 +16,37 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    call_sid TEXT PRIMARY KEY, stream_sid TEXT, caller TEXT, called TEXT, direction TEXT,
-    started_at REAL, ended_at REAL, duration_s REAL, outcome TEXT, reason TEXT,
-    reconnects INTEGER DEFAULT 0, switches INTEGER DEFAULT 0, tokens INTEGER DEFAULT 0,
-    tool_calls INTEGER DEFAULT 0, interruptions INTEGER DEFAULT 0
+CALL_COLUMNS = (
+    "call_sid TEXT NOT NULL, stream_sid TEXT, caller TEXT, called TEXT, direction TEXT,"
+    " started_at REAL, ended_at REAL, duration_s REAL, outcome TEXT, reason TEXT,"
+    " reconnects INTEGER DEFAULT 0, switches INTEGER DEFAULT 0, tokens INTEGER DEFAULT 0,"
+    " tool_calls INTEGER DEFAULT 0, interruptions INTEGER DEFAULT 0"
+)
+TURN_COLUMNS = (
+    "seq INTEGER, at REAL, speaker TEXT, text TEXT, heard_text TEXT,"
+    " interrupted INTEGER, sent_ms REAL, heard_ms REAL"
+)
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS legs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, {CALL_COLUMNS}, leg INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (call_sid, leg)
 );
-CREATE TABLE IF NOT EXISTS turns (
-    call_sid TEXT, seq INTEGER, at REAL, speaker TEXT, text TEXT, heard_text TEXT,
-    interrupted INTEGER, sent_ms REAL, heard_ms REAL, PRIMARY KEY (call_sid, seq)
+CREATE TABLE IF NOT EXISTS leg_turns (
+    leg_id INTEGER REFERENCES legs (id), call_sid TEXT, {TURN_COLUMNS},
+    PRIMARY KEY (leg_id, seq)
 );
+"""
+# Files written before legs existed (one row per CallSid) are moved over once.
+MIGRATE_V1 = """
+INSERT INTO legs (call_sid, stream_sid, caller, called, direction, started_at, ended_at,
+    duration_s, outcome, reason, reconnects, switches, tokens, tool_calls, interruptions)
+    SELECT call_sid, stream_sid, caller, called, direction, started_at, ended_at,
+    duration_s, outcome, reason, reconnects, switches, tokens, tool_calls, interruptions
+    FROM calls;
+INSERT INTO leg_turns SELECT legs.id, turns.call_sid, seq, at, speaker, text, heard_text,
+    interrupted, sent_ms, heard_ms FROM turns JOIN legs USING (call_sid);
+DROP TABLE turns;
+DROP TABLE calls;
 """
 
 
@@ -39,6 +61,12 @@ def heard_text(text: str, heard_ms: float, sent_ms: float) -> str:
     return cut.rstrip(" ,.;:") + ("…" if cut else "")
 
 
+SHOWN = (
+    "call_sid, leg, stream_sid, caller, called, direction, started_at, ended_at, duration_s,"
+    " outcome, reason, reconnects, switches, tokens, tool_calls, interruptions"
+)
+
+
 class CallRecords:
     """Implements :class:`app.ports.CallRecorder` over one SQLite file."""
 
@@ -48,11 +76,17 @@ class CallRecords:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "calls" in tables:
+            self._db.executescript(f"BEGIN; {MIGRATE_V1} COMMIT;")
+        self._legs: dict[str, int] = {}  # CallSid -> its leg in progress (row id)
 
     def call_started(self, call_sid: str, fields: dict[str, Any]) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO calls (call_sid, stream_sid, caller, called, direction,"
-            " started_at) VALUES (?, ?, ?, ?, ?, ?)",
+        """A new leg of ``call_sid``; an earlier leg with the same CallSid is kept."""
+        cursor = self._db.execute(
+            "INSERT INTO legs (call_sid, stream_sid, caller, called, direction, started_at,"
+            " leg) VALUES (?, ?, ?, ?, ?, ?,"
+            " (SELECT COALESCE(MAX(leg), 0) + 1 FROM legs WHERE call_sid = ?))",
             (
                 call_sid,
                 fields.get("stream_sid"),
@@ -60,8 +94,17 @@ class CallRecords:
                 fields.get("called"),
                 fields.get("direction"),
                 time.time(),
+                call_sid,
             ),
         )
+        assert cursor.lastrowid is not None
+        self._legs[call_sid] = cursor.lastrowid
+
+    def _leg(self, call_sid: str) -> int:
+        leg = self._legs.get(call_sid)
+        if leg is None:
+            raise KeyError(f"no leg of call {call_sid} in progress")
+        return leg
 
     def turn(self, call_sid: str, entry: dict[str, Any]) -> None:
         seq = int(entry["seq"])  # the bridge numbers a call's turns
@@ -69,8 +112,9 @@ class CallRecords:
         sent, heard = float(entry.get("sent_ms", 0)), float(entry.get("heard_ms", 0))
         interrupted = bool(entry.get("interrupted"))
         self._db.execute(
-            "INSERT OR REPLACE INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO leg_turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                self._leg(call_sid),
                 call_sid,
                 seq,
                 time.time(),
@@ -87,14 +131,14 @@ class CallRecords:
         text = str(entry.get("text", ""))
         sent, heard = float(entry.get("sent_ms", 0)), float(entry.get("heard_ms", 0))
         self._db.execute(
-            "UPDATE turns SET heard_ms=?, heard_text=? WHERE call_sid=? AND seq=?",
-            (heard, heard_text(text, heard, sent), call_sid, int(entry["seq"])),
+            "UPDATE leg_turns SET heard_ms=?, heard_text=? WHERE leg_id=? AND seq=?",
+            (heard, heard_text(text, heard, sent), self._leg(call_sid), int(entry["seq"])),
         )
 
     def call_ended(self, call_sid: str, fields: dict[str, Any]) -> None:
         self._db.execute(
-            "UPDATE calls SET ended_at=?, duration_s=?, outcome=?, reason=?, reconnects=?,"
-            " switches=?, tokens=?, tool_calls=?, interruptions=? WHERE call_sid=?",
+            "UPDATE legs SET ended_at=?, duration_s=?, outcome=?, reason=?, reconnects=?,"
+            " switches=?, tokens=?, tool_calls=?, interruptions=? WHERE id=?",
             (
                 time.time(),
                 fields.get("duration_s"),
@@ -105,26 +149,33 @@ class CallRecords:
                 fields.get("tokens", 0),
                 fields.get("tool_calls", 0),
                 fields.get("interruptions", 0),
-                call_sid,
+                self._legs.pop(call_sid, None) or self._leg(call_sid),
             ),
         )
 
     def recent(self, last: int = 20) -> list[dict[str, Any]]:
+        """The latest legs, newest first."""
         rows = self._db.execute(
-            "SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (last,)
+            f"SELECT {SHOWN} FROM legs ORDER BY started_at DESC, id DESC LIMIT ?", (last,)
         ).fetchall()
         return [dict(row) for row in rows]
 
     def get(self, call_sid: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM calls WHERE call_sid=?", (call_sid,)).fetchone()
+        """The call's latest leg with its transcript (``leg`` counts from 1)."""
+        row = self._db.execute(
+            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? ORDER BY leg DESC LIMIT 1",
+            (call_sid,),
+        ).fetchone()
         if row is None:
             return None
         turns = self._db.execute(
-            "SELECT speaker, text, heard_text, interrupted, sent_ms, heard_ms, at FROM turns"
-            " WHERE call_sid=? ORDER BY seq",
-            (call_sid,),
+            "SELECT speaker, text, heard_text, interrupted, sent_ms, heard_ms, at FROM leg_turns"
+            " WHERE leg_id=? ORDER BY seq",
+            (row["id"],),
         ).fetchall()
-        return {**dict(row), "turns": [dict(t) for t in turns]}
+        record = dict(row)
+        del record["id"]
+        return {**record, "turns": [dict(t) for t in turns]}
 
     def close(self) -> None:
         self._db.close()

@@ -50,6 +50,7 @@ DEFAULT_OUTBOUND_GREETING = (
     " why you are calling, in one or two short sentences."
 )
 DEFAULT_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
+MIN_TOKEN_LENGTH = 32
 DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
 
 Sensitivity = Literal["HIGH", "LOW"]
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
     twilio_api_base_url: str | None = None
     operator_token: SecretStr | None = None
     enable_softphone: bool = False
+    max_softphone_calls: int = Field(default=3, ge=1)
 
     # Call limits
     max_call_seconds: float = Field(default=3600.0, ge=0)
@@ -143,7 +145,9 @@ class Settings(BaseSettings):
     max_messages_per_second: float = Field(default=250.0, gt=0)
 
     # Serving
-    host: str = "0.0.0.0"
+    host: str | None = None  # unset: 0.0.0.0, or 127.0.0.1 in development (no signatures)
+    trusted_proxies: str = "127.0.0.1,::1"
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
@@ -205,7 +209,15 @@ class Settings(BaseSettings):
                 f"GEMINI_LANGUAGE={self.gemini_language!r} is not a language code like en-US."
             )
         problems.extend(self._telephony_problems())
-        problems.extend(host_problems(self.host))
+        if self.host is not None:
+            problems.extend(host_problems(self.host))
+        problems.extend(proxy_problems(self.trusted_proxies))
+        token = self.operator_token.get_secret_value() if self.operator_token else ""
+        if self.operator_token is not None and len(token) < MIN_TOKEN_LENGTH:
+            problems.append(
+                f"OPERATOR_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters: use a long"
+                " random one (python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
         if problems:
             raise ValueError(" ".join(problems))
         return self
@@ -277,6 +289,18 @@ class Settings(BaseSettings):
         if self.system_instruction_file is not None:
             return self._instruction
         return self.system_instruction
+
+    @property
+    def listen_host(self) -> str:
+        """HOST, or by default every interface; in development (no signatures) only this
+        machine, so an open development server is not reachable from the network."""
+        if self.host is not None:
+            return self.host
+        return "0.0.0.0" if self.validates_signatures else "127.0.0.1"
+
+    @property
+    def proxy_addresses(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def public_base(self) -> str | None:
@@ -356,6 +380,21 @@ def ca_file_problems(path: Path) -> list[str]:
             f"SSL_CERT_FILE={path} cannot be loaded as PEM CA certificates ({reason}):"
             " fix the path or unset it."
         ]
+    return []
+
+
+def proxy_problems(value: str) -> list[str]:
+    """TRUSTED_PROXIES: addresses or networks whose X-Forwarded-For/-Proto are believed."""
+    for entry in (p.strip() for p in value.split(",")):
+        if not entry or entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return [
+                f"TRUSTED_PROXIES entry {entry!r} is not an IP address or network (like"
+                " 10.0.0.0/8); list your proxy's addresses, or * to trust every client."
+            ]
     return []
 
 

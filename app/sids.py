@@ -28,6 +28,10 @@ def is_call_sid(value: str) -> bool:
     return bool(CALL_SID.fullmatch(value) or SOFTPHONE_SID.fullmatch(value))
 
 
+def is_softphone(call_sid: str) -> bool:
+    return call_sid.startswith("SP")
+
+
 def is_twilio_call_sid(value: str) -> bool:
     return bool(CALL_SID.fullmatch(value))
 

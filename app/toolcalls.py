@@ -2,12 +2,17 @@
 
 Every call gets exactly one answer unless the model cancels it: the tool's result as
 ``{"result": …}``, or a structured ``{"error": {"type", "message"}}`` when the tool
-raised, timed out, or does not exist. A failing tool never ends the call.
+raised, timed out, or does not exist. A failing tool never ends the call. Calls are
+told apart by :attr:`ToolCall.key`, so calls the model sent without an id run side by
+side and each gets its own answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -15,7 +20,8 @@ from typing import Any
 from app.events import ToolCall
 from app.tools import Tool
 
-Respond = Callable[[str, str, dict[str, Any], str | None], Awaitable[object]]
+# Sends one answer: the call, the response, the tool's scheduling (None: the default).
+Respond = Callable[[ToolCall, dict[str, Any], str | None], Awaitable[object]]
 Builtin = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -44,10 +50,11 @@ class ToolCalls:
 
     def start(self, call: ToolCall) -> None:
         task = asyncio.create_task(self._run(call), name=f"tool {call.name}")
-        self._running[call.call_id] = task
-        task.add_done_callback(lambda _: self._running.pop(call.call_id, None))
+        self._running[call.key] = task
+        task.add_done_callback(lambda _: self._running.pop(call.key, None))
 
     def cancel(self, call_ids: tuple[str, ...]) -> None:
+        """Stop the calls with these model ids (a call without an id cannot be cancelled)."""
         for call_id in call_ids:
             task = self._running.pop(call_id, None)
             if task is not None:
@@ -85,7 +92,19 @@ class ToolCalls:
             self.failed += 1
             response = _error(type(error).__name__, str(error))
             self._log.exception("tool %s failed", call.name)
-        await self._respond(call.call_id, call.name, response, scheduling)
+        await self._respond(call, self._sendable(call, response), scheduling)
+
+    def _sendable(self, call: ToolCall, response: dict[str, Any]) -> dict[str, Any]:
+        """The response as JSON can carry it, so the model is answered: bytes and dates
+        as the SDK would write them, anything else JSON has no type for (a set, say) as
+        its text. (The SDK's own json.dumps would raise TypeError, and no answer go.)"""
+        try:
+            json.dumps(response)
+            return response
+        except (TypeError, ValueError) as error:
+            self._log.warning("tool %s returned %s; sent as text", call.name, error)
+            converted: dict[str, Any] = json.loads(json.dumps(response, default=_as_text))
+            return converted
 
     async def _invoke(self, call: ToolCall) -> dict[str, Any]:
         builtin = self._builtins.get(call.name)
@@ -104,6 +123,14 @@ class _ToolMissing(Exception):
 
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {"error": {"type": kind, "message": message}}
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
 
 
 def _short(value: object) -> str:

@@ -3,7 +3,6 @@ apology, the record and metrics are settled, and the process takes the next call
 
 from __future__ import annotations
 
-import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +13,7 @@ import httpx
 
 from app.echo import EchoConnector, EchoSession
 from app.events import AgentEvent
+from app.records import CallRecords
 from app.server.app import create_app
 from app.twilio_emulator import TwilioEmulator
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_asgi, settings_for_echo
@@ -72,6 +72,5 @@ async def test_an_unexpected_fault_ends_the_call_with_the_apology(tmp_path: Path
         await stream.stop(second)
         await stream.wait_closed()
         assert stream.closed_code == 1000
-    with sqlite3.connect(records) as db:
-        rows = dict(db.execute("SELECT call_sid, outcome FROM calls").fetchall())
-    assert rows == {CALL_SID: "internal_error", second: "completed"}
+    outcomes = {r["call_sid"]: r["outcome"] for r in CallRecords(records).recent()}
+    assert outcomes == {CALL_SID: "internal_error", second: "completed"}

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from google import genai
-from google.genai import errors, types
+from google.genai import types
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.events import AgentAudio
-from app.gemini import _FROM_WIRE, from_wire, translate
+from app.events import AgentAudio, AgentSessionError, Ignored
+from app.gemini import _FROM_WIRE, SDK_VERSION, read_with_sdk
 from app.gemini_wire import audio_message, model_audio
 
 
@@ -28,8 +28,8 @@ def model_turn(*parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def sdk_events(message: dict[str, Any], vertex: bool = False) -> list[Any]:
-    # from_wire changes the dict it is given (the SDK drops unknown fields)
-    return list(translate(from_wire(json.loads(json.dumps(message)), vertex=vertex)))
+    # read_with_sdk changes the dict it is given (the SDK drops unknown fields)
+    return list(read_with_sdk(json.loads(json.dumps(message)), vertex=vertex))
 
 
 def test_this_sdk_offers_what_the_fast_path_needs() -> None:
@@ -106,7 +106,23 @@ def test_reading_here_or_through_the_sdk_gives_the_same_events(
         assert [AgentAudio(p) for p in audio] == sdk_events(message, vertex)
 
 
-def test_an_error_report_raises_as_in_the_sdk() -> None:
-    with pytest.raises(errors.APIError):
-        from_wire({"code": 1011, "message": "internal error"}, vertex=False)
+def test_an_error_report_ends_the_session_with_its_code() -> None:
+    envelope = {"error": {"code": 400, "message": "bad input", "status": "INVALID_ARGUMENT"}}
+    with pytest.raises(AgentSessionError) as raised:
+        sdk_events(envelope)
+    assert raised.value.reason == "Gemini reported an error (code 400 INVALID_ARGUMENT): bad input"
+    assert (raised.value.code, raised.value.retryable) == (400, False)
+    with pytest.raises(AgentSessionError) as raised:
+        sdk_events({"error": {"code": 503, "status": "UNAVAILABLE"}})
+    assert (raised.value.code, raised.value.retryable) == (503, True)
+
+
+def test_what_the_sdk_cannot_read_is_skipped() -> None:
+    unknown = f"google-genai {SDK_VERSION} does not know it"
     assert sdk_events({}) == []
+    assert sdk_events({"code": 1011, "message": "x"}) == [Ignored(("code", "message"), unknown)]
+    [skipped] = sdk_events({"serverContent": "not an object"})
+    assert skipped.keys == ("serverContent",) and "ValidationError" in skipped.why
+    assert sdk_events({"serverContent": None}) == [
+        Ignored(("serverContent",), f"google-genai {SDK_VERSION} found nothing in it to read")
+    ]

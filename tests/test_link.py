@@ -16,6 +16,7 @@ from app.events import (
     AgentEvent,
     AgentSessionError,
     GoAway,
+    Ignored,
     ResumptionHandle,
     ToolCall,
     TurnComplete,
@@ -182,7 +183,7 @@ async def test_a_pending_tool_call_is_not_a_clean_point_for_goaway() -> None:
     await asyncio.sleep(0.1)
     # The turn completed after goAway, but the tool call is unanswered: no switch yet.
     assert len(connector.handles) == 1
-    assert await link.send_tool_response("c1", "lookup", {"result": 1}, None)
+    assert await link.send_tool_response(ToolCall("c1", "lookup", {}), {"result": 1}, None)
     assert first.tool_responses == [("c1", "lookup", {"result": 1}, None)]
     reader.cancel()
 
@@ -192,7 +193,7 @@ async def test_answers_for_a_session_that_is_gone_are_dropped() -> None:
     second = FakeSession()
     link = AgentLink(FakeConnector(lambda i: [first, second][i]), FAST, log)
     await collect(link, 2)
-    assert not await link.send_tool_response("c1", "lookup", {"result": 1}, None)
+    assert not await link.send_tool_response(ToolCall("c1", "lookup", {}), {"result": 1}, None)
     assert first.tool_responses == [] and second.tool_responses == []
 
 
@@ -206,3 +207,36 @@ async def test_a_reconnect_reports_how_many_attempts_it_took() -> None:
     [switched] = await collect(link, 1)
     assert isinstance(switched, SessionSwitched)
     assert (switched.reason, switched.attempts) == ("reconnect", 2)
+
+
+async def test_calls_without_an_id_are_told_apart_and_answered_by_name() -> None:
+    """Older Vertex AI models send calls with no id: two of them in flight are two calls,
+    each answered once, with its name and no id."""
+    first, second = ToolCall("", "lookup", {"q": 1}), ToolCall("", "lookup", {"q": 2})
+    session = FakeSession([first, second])
+    link = AgentLink(FakeConnector(lambda i: session), FAST, log)
+    assert await collect(link, 2) == [first, second]
+    assert first.key != second.key
+    assert await link.send_tool_response(second, {"result": 2}, None)
+    assert await link.send_tool_response(first, {"result": 1}, None)
+    assert not await link.send_tool_response(first, {"result": 1}, None)  # answered already
+    assert session.tool_responses == [
+        ("", "lookup", {"result": 2}, None),
+        ("", "lookup", {"result": 1}, None),
+    ]
+
+
+async def test_skipped_messages_are_counted_logged_once_and_not_passed_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="test")
+    odd = Ignored(("linkTestOnlyKey",), "google-genai x does not know it")
+    session = FakeSession([odd, AgentAudio(b"ab"), odd, TurnComplete()])
+    link = AgentLink(FakeConnector(lambda i: session), FAST, log)
+    assert await collect(link, 2) == [AgentAudio(b"ab"), TurnComplete()]
+    assert link.stats.ignored_messages == 2 and link.stats.reconnects == 0
+    lines = [r.getMessage() for r in caplog.records if "linkTestOnlyKey" in r.getMessage()]
+    assert lines == [
+        "skipped a Gemini message with top-level key(s) 'linkTestOnlyKey': google-genai x does"
+        " not know it; the call and its session go on (logged once per kind)"
+    ]

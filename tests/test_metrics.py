@@ -36,7 +36,9 @@ async def test_a_call_shows_up_in_the_metrics(standin: GeminiStandIn) -> None:
         await conn.go_away("5s")
 
     standin.scenario = scenario
-    async with serve_app(settings_for(standin, operator_token="scrape-me")) as server:
+    async with serve_app(
+        settings_for(standin, operator_token="scrape-me-0123456789abcdef0123456789ab")
+    ) as server:
         _, stream = await start_call(server)
         await stream.replay(QUESTION, stop=False)
         await stream.wait_for(lambda: bool(stream.clears))
@@ -47,7 +49,8 @@ async def test_a_call_shows_up_in_the_metrics(standin: GeminiStandIn) -> None:
         async with httpx.AsyncClient() as http:
             refused = await http.get(server.base + "/metrics")
             page = await http.get(
-                server.base + "/metrics", headers={"Authorization": "Bearer scrape-me"}
+                server.base + "/metrics",
+                headers={"Authorization": "Bearer scrape-me-0123456789abcdef0123456789ab"},
             )
     assert refused.status_code == 401
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")

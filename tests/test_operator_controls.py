@@ -17,7 +17,7 @@ from tests.support.twilio_rest_standin import ACCOUNT_SID, TwilioRestStandIn
 from tests.test_call_e2e import QUESTION, REPLY, start_call
 
 CALL_SID = QUESTION[1]["start"]["callSid"]
-TOKEN = "operator-token-123"
+TOKEN = "operator-token-123-0123456789abcdef012"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOTICE = REPLY[:48000]
 

@@ -15,7 +15,7 @@ from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import ROOT, process_env, serve_app, settings_for
 from tests.test_call_e2e import BARGE_IN, CALL_SID, REPLY, start_call
 
-AUTH = {"Authorization": "Bearer rec-token-1"}
+AUTH = {"Authorization": "Bearer rec-token-1-0123456789abcdef0123456789"}
 
 
 def test_heard_text_cuts_at_a_word_boundary() -> None:
@@ -47,7 +47,11 @@ async def test_records_follow_the_call_and_are_served(
         await conn.turn_complete()
 
     standin.scenario = barge
-    settings = settings_for(standin, call_records_path=str(path), operator_token="rec-token-1")
+    settings = settings_for(
+        standin,
+        call_records_path=str(path),
+        operator_token="rec-token-1-0123456789abcdef0123456789",
+    )
     async with serve_app(settings) as server, httpx.AsyncClient() as http:
         _, stream = await start_call(server)
         await stream.replay(BARGE_IN, stop=False)
@@ -59,7 +63,9 @@ async def test_records_follow_the_call_and_are_served(
         listed = await http.get(server.base + "/calls", headers=AUTH)
         one = await http.get(server.base + f"/calls/{CALL_SID}", headers=AUTH)
         assert (await http.get(server.base + "/calls")).status_code == 401
-        assert (await http.get(server.base + "/calls/CA0", headers=AUTH)).status_code == 404
+        unknown = "/calls/CA" + "0" * 32
+        assert (await http.get(server.base + unknown, headers=AUTH)).status_code == 404
+        assert (await http.get(server.base + "/calls/CA0", headers=AUTH)).status_code == 400
 
     assert seen_mid_call["outcome"] is None  # the row existed while the call ran
     assert listed.json()["calls"][0]["call_sid"] == CALL_SID

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import wave
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.records import CallRecords
 from app.replay import replay
 from app.twilio_emulator import load_capture
 from tests.conftest import FIXTURES
@@ -99,9 +99,12 @@ async def test_replay_keeps_what_was_heard_when_the_server_ends_the_call(
     agent = agent_channel(tmp_path / "r.wav")
     assert np.count_nonzero(np.abs(agent) > 300) > 8000
     # The marks went back, so the call record knows what was heard.
-    with sqlite3.connect(records) as db:
-        (heard_ms,) = db.execute("SELECT heard_ms FROM turns WHERE speaker='agent'").fetchone()
-    assert abs(heard_ms - 1000 * len(REPLY) / 48000) < 100
+    record = CallRecords(records).get(
+        load_capture(FIXTURES / "caller_question.json")[1]["start"]["callSid"]
+    )
+    assert record is not None
+    (agent_turn,) = [turn for turn in record["turns"] if turn["speaker"] == "agent"]
+    assert abs(agent_turn["heard_ms"] - 1000 * len(REPLY) / 48000) < 100
 
 
 def replay_command(

@@ -321,7 +321,7 @@ async def test_no_secret_reaches_logs_health_or_errors(
     standin: GeminiStandIn, tmp_path: Path
 ) -> None:
     standin.scenario = answer_question
-    operator = "operator-token-0123456789"
+    operator = "operator-token-0123456789-abcdefghij"
     process, base, log_path = await _start_server(
         standin, tmp_path, LOG_LEVEL="debug", OPERATOR_TOKEN=operator, ENABLE_SOFTPHONE="true"
     )
@@ -329,7 +329,9 @@ async def test_no_secret_reaches_logs_health_or_errors(
         twilio = twilio_for(base)
         async with httpx.AsyncClient() as http:  # the token in an address (access log)
             opened = await http.get(base + "/softphone", params={"token": operator})
-            assert opened.status_code == 303
+            assert opened.status_code == 401 and "not accepted there" in opened.text
+            signed_in = await http.post(base + "/softphone", data={"token": operator})
+            assert signed_in.status_code == 303
         instruction = await twilio.incoming_call(QUESTION[1]["start"]["callSid"])
         token = instruction.parameters["streamToken"]
         stream = await twilio.open_stream(instruction)

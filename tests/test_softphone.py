@@ -21,14 +21,14 @@ import websockets
 
 from app.audio import InboundConverter, ulaw_to_pcm16
 from app.settings import ConfigError, load_settings
-from app.twilio_emulator import capture_ulaw, load_capture
+from app.twilio_emulator import TwilioEmulator, capture_ulaw, load_capture
 from tests.conftest import FIXTURES
-from tests.support.browser import ARTIFACTS, chromium, write_wav
+from tests.support.browser import ARTIFACTS, chromium, open_softphone, write_wav
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
-from tests.support.server import serve_app, settings_for
+from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_app, settings_for
 from tests.support.signals import from_pcm16, normalised_correlation
 
-OPERATOR = "operator-token-for-tests"
+OPERATOR = "operator-token-for-tests-0123456789abc"
 QUESTION_ULAW = capture_ulaw(load_capture(FIXTURES / "caller_question.json"))
 LEAD_IN_S = 2.0  # the page connects while the fake microphone is already playing
 
@@ -129,13 +129,15 @@ async def test_the_token_opens_it_and_leaves_only_a_derived_cookie(standin: Gemi
         first = await http.get("/softphone")
         assert first.status_code == 401 and "operator token" in first.text.lower()
         assert 'name="token"' in first.text  # a form to enter it
-        wrong = await http.get("/softphone", params={"token": "guess"})
+        wrong = await http.post("/softphone", data={"token": "guess"})
         assert wrong.status_code == 401 and "not the operator token" in wrong.text
+        in_address = await http.get("/softphone", params={"token": OPERATOR})
+        assert in_address.status_code == 401 and "not accepted there" in in_address.text
         for path in ("/softphone/softphone.js", "/softphone/softphone-worklet.js"):
             assert (await http.get(path)).status_code == 401
         assert (await http.post("/softphone/session")).status_code == 401
 
-        opened = await http.get("/softphone", params={"token": OPERATOR})
+        opened = await http.post("/softphone", data={"token": OPERATOR})
         assert opened.status_code == 303 and opened.headers["location"] == "/softphone"
         cookie = opened.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/softphone" in cookie
@@ -176,13 +178,14 @@ async def test_the_stream_refuses_strangers_before_any_gemini_session(
         headers = {"Authorization": f"Bearer {OPERATOR}"}
         async with websockets.connect(url, additional_headers=headers) as ws:
             start = {
-                "streamSid": "MZ1",
-                "callSid": "SP1",
+                "streamSid": "MZ" + "1" * 32,
+                "callSid": "SP" + "1" * 32,
                 "tracks": ["inbound"],
                 "customParameters": {},
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             }
-            await ws.send(json.dumps({"event": "start", "streamSid": "MZ1", "start": start}))
+            message = {"event": "start", "streamSid": start["streamSid"], "start": start}
+            await ws.send(json.dumps(message))
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 5)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
@@ -214,15 +217,19 @@ async def test_open_in_development_without_an_operator_token(standin: GeminiStan
     assert standin.connections == []
 
 
-async def test_busy_when_the_server_is_full(standin: GeminiStandIn) -> None:
+async def test_busy_when_the_softphone_lines_are_full(standin: GeminiStandIn) -> None:
+    settings = softphone_settings(standin, max_concurrent_calls=1, max_softphone_calls=1)
     async with (
-        serve_app(softphone_settings(standin, max_concurrent_calls=1)) as server,
+        serve_app(settings) as server,
         httpx.AsyncClient(base_url=server.base) as http,
     ):
         bearer = {"Authorization": f"Bearer {OPERATOR}"}
         assert (await http.post("/softphone/session", headers=bearer)).status_code == 200
         busy = await http.post("/softphone/session", headers=bearer)  # the first holds the line
         assert busy.status_code == 503 and "busy" in busy.json()["error"]
+        # The softphone has lines of its own: the phone's one line is still free.
+        twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
+        assert (await twilio.incoming_call("CA" + "5" * 32)).parameters["streamToken"]
 
 
 # the page's audio code, run in the browser
@@ -244,7 +251,7 @@ async def test_page_audio_code_matches_the_server(standin: GeminiStandIn) -> Non
 
     async with serve_app(softphone_settings(standin)) as server, chromium() as browser:
         page = await browser.new_page()
-        await page.goto(f"{server.base}/softphone?token={OPERATOR}")
+        await open_softphone(page, server.base, OPERATOR)
         result = await page.evaluate(
             """async () => {
                 const audio = await import('/softphone/softphone-audio.js');
@@ -340,7 +347,7 @@ async def test_a_call_from_the_softphone(
         page = await browser.new_page()
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))
-        await page.goto(f"{server.base}/softphone?token={OPERATOR}&tap=1{options}")
+        await open_softphone(page, server.base, OPERATOR, "tap=1" + options)
         await page.click("#call")
         await page.wait_for_function(
             "() => document.querySelector('#status').dataset.state === 'connected'",
@@ -461,7 +468,7 @@ async def test_echo_mode_from_the_softphone(standin: GeminiStandIn, tmp_path: Pa
         httpx.AsyncClient(base_url=server.base, headers=bearer) as http,
     ):
         page = await browser.new_page()
-        await page.goto(f"{server.base}/softphone?token={OPERATOR}&tap=1&processing=off")
+        await open_softphone(page, server.base, OPERATOR, "tap=1&processing=off")
         await page.click("#call")
         await page.wait_for_function("() => window.softphone.call?.started === true")
         call_sid = await page.evaluate("window.softphone.call.session.callSid")
@@ -497,7 +504,7 @@ async def test_a_failing_bot_is_explained_on_the_page(standin: GeminiStandIn) ->
     settings = softphone_settings(standin, gemini_api_key="not-the-right-key")
     async with serve_app(settings) as server, chromium() as browser:
         page = await browser.new_page()
-        await page.goto(f"{server.base}/softphone?token={OPERATOR}")
+        await open_softphone(page, server.base, OPERATOR)
         await page.click("#call")
         await page.wait_for_function(
             "() => document.querySelector('#status').dataset.state === 'error'", timeout=15_000
@@ -530,7 +537,7 @@ async def test_mute_sends_silence_like_a_phone(standin: GeminiStandIn, tmp_path:
         chromium(microphone) as browser,
     ):
         page = await browser.new_page()
-        await page.goto(f"{server.base}/softphone?token={OPERATOR}&processing=off")
+        await open_softphone(page, server.base, OPERATOR, "processing=off")
         await page.click("#call")
         await page.wait_for_function(
             "() => document.querySelector('#status').dataset.state === 'connected'"

@@ -241,7 +241,7 @@ async def test_outbound_call_through_the_operator_api(
         twilio_account_sid=ACCOUNT_SID,
         twilio_api_base_url=rest_base,
         twilio_from_number="+15550100002",
-        operator_token="op-secret-123",
+        operator_token="op-secret-123-0123456789abcdef01234",
         outbound_greeting="Introduce yourself.",
     )
     async with serve_app(settings) as server, httpx.AsyncClient() as http:
@@ -251,11 +251,15 @@ async def test_outbound_call_through_the_operator_api(
         )
         assert wrong.status_code == 401
         bad = await http.post(
-            calls, json={"to": "555"}, headers={"Authorization": "Bearer op-secret-123"}
+            calls,
+            json={"to": "555"},
+            headers={"Authorization": "Bearer op-secret-123-0123456789abcdef01234"},
         )
         assert bad.status_code == 400
         placed = await http.post(
-            calls, json={"to": "+15557654321"}, headers={"Authorization": "Bearer op-secret-123"}
+            calls,
+            json={"to": "+15557654321"},
+            headers={"Authorization": "Bearer op-secret-123-0123456789abcdef01234"},
         )
         assert placed.status_code == 201, placed.text
         create = rest_standin.last("/Calls.json")
@@ -282,13 +286,15 @@ async def test_outbound_call_through_the_operator_api(
 
 async def test_operator_api_is_off_without_its_settings(standin: GeminiStandIn) -> None:
     async with (
-        serve_app(settings_for(standin, operator_token="t0ken-abc")) as server,
+        serve_app(
+            settings_for(standin, operator_token="t0ken-abc-0123456789abcdef0123456789")
+        ) as server,
         httpx.AsyncClient() as http,
     ):
         response = await http.post(
             server.base + "/calls",
             json={"to": "+15557654321"},
-            headers={"Authorization": "Bearer t0ken-abc"},
+            headers={"Authorization": "Bearer t0ken-abc-0123456789abcdef0123456789"},
         )
     assert response.status_code == 503
     assert "TWILIO_ACCOUNT_SID" in response.json()["error"]
@@ -325,7 +331,7 @@ async def test_cli_call_configure_and_check(
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_API_BASE_URL": rest_base,
         "TWILIO_FROM_NUMBER": "+15550100002",
-        "OPERATOR_TOKEN": "op-secret-xyz",
+        "OPERATOR_TOKEN": "op-secret-xyz-0123456789abcdef012345",
         "TOOL_MODULES": "app.example_tools",
         "TRANSFER_TARGETS": "desk=+15551230009",
     }

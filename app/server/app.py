@@ -13,9 +13,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from app.ports import AgentConnector
 from app.server import health, media, operator, softphone, webhooks
+from app.server.body_limit import BodyLimit
 from app.server.inputs import BadRequest, bad_request
 from app.server.services import Services, build_services
 from app.settings import Settings
@@ -32,6 +34,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         routes.extend(softphone.ROUTES)
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(BodyLimit)],
         lifespan=lifespan,
         exception_handlers={
             operator.CallNotHere: operator.not_here,

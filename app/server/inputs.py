@@ -8,7 +8,9 @@ into ``{"error": "<sentence>"}`` with the status. No bad input reaches a 5xx.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection, Request
@@ -19,7 +21,8 @@ from app.sids import is_call_sid
 if TYPE_CHECKING:
     from app.server.services import Services
 
-MAX_JSON_BYTES = 16 * 1024  # operator bodies are a sentence or a phone number
+log = logging.getLogger(__name__)
+
 DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: int() would also take "٣" or "５"
 
 
@@ -53,6 +56,25 @@ def call_sid_param(request: Request) -> str:
     return call_sid
 
 
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For, else the peer's)."""
+    return connection.client.host if connection.client else "unknown"
+
+
+def throttled(request: Request) -> None:
+    """429 for an address that got the token wrong too often lately."""
+    services = services_of(request)
+    if services.throttle.blocked(client_address(request), time.monotonic()):
+        raise BadRequest("too many wrong tokens from this address; try again in a minute", 429)
+
+
+def failed_token(request: Request, what: str) -> None:
+    """Count a wrong token; the address's first refusal is logged, the rest are not."""
+    address = client_address(request)
+    if services_of(request).throttle.failed(address, time.monotonic()):
+        log.warning("%s: too many wrong tokens from %s; refusing it for a while", what, address)
+
+
 def known_query(request: Request, *names: str) -> None:
     """Refuse a query parameter the route does not take (a typo like ?lst=5 would
     otherwise be ignored in silence)."""
@@ -80,9 +102,7 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
 
 async def json_object(request: Request, example: str) -> dict[str, Any]:
     """The body as a JSON object, or :class:`BadRequest` saying to send ``example``."""
-    body = await request.body()
-    if len(body) > MAX_JSON_BYTES:
-        raise BadRequest(f"the body is over {MAX_JSON_BYTES} bytes; send JSON like {example}", 413)
+    body = await request.body()  # at most BodyLimit's bytes
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

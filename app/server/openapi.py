@@ -143,6 +143,7 @@ def _text_body(name: str, example: str, max_length: int) -> dict[str, Any]:
 
 
 UNAUTHORISED = _error("Missing or wrong bearer token.")
+THROTTLED = _error("Too many wrong tokens from this address lately; try again in a minute.")
 BAD = _error("A malformed parameter or body; the error says which and what to send.")
 TOO_BIG = _error("The body is larger than the route accepts.")
 NOT_IN_PROGRESS = _json(NOT_HERE, "The call is not in progress on this process.")
@@ -158,6 +159,7 @@ def _control(summary: str, body: dict[str, Any] | None) -> dict[str, Any]:
             "202": _json(ACCEPTED, "Accepted: the call acts on it now."),
             "400": BAD,
             "401": UNAUTHORISED,
+            "429": THROTTLED,
             "404": NOT_IN_PROGRESS,
             "413": TOO_BIG,
         },
@@ -197,34 +199,68 @@ NO_CONTENT = {"204": {"description": "Logged."}}
 
 SCRIPTS = sorted(ASSETS)
 HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGE_OPTIONS = [
+    {
+        "name": "processing",
+        "in": "query",
+        "required": False,
+        "schema": {"enum": ["on", "off"]},
+        "description": "off: no echo cancellation, noise suppression or gain control.",
+    },
+    {
+        "name": "tap",
+        "in": "query",
+        "required": False,
+        "schema": {"enum": ["0", "1"]},
+        "description": "1: keep a copy of what was played, for diagnostics.",
+    },
+]
+FOREIGN_PAGE = _error("Addressed to a host this server does not answer as, or from its page.")
 SOFTPHONE: dict[str, Any] = {
     "/softphone": {
         "get": {
             "summary": "The softphone page, or its sign-in form.",
             "parameters": [
-                {"name": "token", "in": "query", "required": False, "schema": {"type": "string"}},
+                *PAGE_OPTIONS,
                 {
-                    "name": "processing",
+                    "name": "token",
                     "in": "query",
                     "required": False,
-                    "schema": {"enum": ["on", "off"]},
-                    "description": "off: no echo cancellation, noise suppression or gain control.",
-                },
-                {
-                    "name": "tap",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"enum": ["0", "1"]},
-                    "description": "1: keep a copy of what was played, for diagnostics.",
+                    "schema": {"type": "string"},
+                    "description": "Never signs in (addresses end up in logs): the form.",
                 },
             ],
             "responses": {
                 "200": {"description": "The page.", "content": HTML},
-                "303": {"description": "Signed in: the cookie is set; on to the page."},
                 "400": BAD,
                 "401": {"description": "The sign-in form.", "content": HTML},
+                "403": FOREIGN_PAGE,
             },
-        }
+        },
+        "post": {
+            "summary": "Sign in with the operator token (sets the softphone's cookie).",
+            "parameters": PAGE_OPTIONS,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["token"],
+                            "properties": {"token": {"type": "string"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "303": {"description": "Signed in: the cookie is set; on to the page."},
+                "400": BAD,
+                "401": {"description": "Not the operator token: the form again.", "content": HTML},
+                "403": FOREIGN_PAGE,
+                "413": TOO_BIG,
+                "429": THROTTLED,
+            },
+        },
     },
     "/softphone/session": {
         "post": {
@@ -241,8 +277,10 @@ SOFTPHONE: dict[str, Any] = {
                     },
                     "Start the stream with these parameters.",
                 ),
+                "400": BAD,
                 "401": _error("Not signed in."),
-                "403": _error("Asked for by a page of another site (its Origin)."),
+                "403": FOREIGN_PAGE,
+                "413": TOO_BIG,
                 "503": _error("No capacity, or shutting down."),
             },
         }
@@ -258,7 +296,9 @@ SOFTPHONE: dict[str, Any] = {
                     "description": "A script.",
                     "content": {"text/javascript": {"schema": {"type": "string"}}},
                 },
+                "400": BAD,
                 "401": {"description": "Not signed in."},
+                "403": FOREIGN_PAGE,
                 "404": {"description": "No such script."},
             },
         }
@@ -291,6 +331,7 @@ def document(public_base: str | None, *, softphone: bool) -> dict[str, Any]:
                 ),
                 "400": BAD,
                 "401": UNAUTHORISED,
+                "429": THROTTLED,
                 "404": _error("Call records are off (CALL_RECORDS_PATH is empty)."),
             },
         },
@@ -320,6 +361,7 @@ def document(public_base: str | None, *, softphone: bool) -> dict[str, Any]:
                 ),
                 "400": BAD,
                 "401": UNAUTHORISED,
+                "429": THROTTLED,
                 "413": TOO_BIG,
                 "502": _error("Twilio refused or could not be reached."),
                 "503": _error(
@@ -348,6 +390,7 @@ def document(public_base: str | None, *, softphone: bool) -> dict[str, Any]:
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     },
                     "401": UNAUTHORISED,
+                    "429": THROTTLED,
                 },
             }
         },
@@ -367,6 +410,7 @@ def document(public_base: str | None, *, softphone: bool) -> dict[str, Any]:
                     "200": _json(CALL, "The call's record."),
                     "400": BAD,
                     "401": UNAUTHORISED,
+                    "429": THROTTLED,
                     "404": _error("No record of that call, or call records are off."),
                 },
             }

@@ -23,11 +23,13 @@ from app.server.inputs import (
     BadRequest,
     call_sid_param,
     error_response,
+    failed_token,
     json_object,
     known_query,
     query_int,
     services_of,
     text_field,
+    throttled,
 )
 from app.twilio_rest import TwilioRestError
 
@@ -42,8 +44,12 @@ def operator_only(handler: Endpoint) -> Endpoint:
     """An operator endpoint: 401 without the right bearer token."""
 
     async def endpoint(request: Request) -> Response:
+        throttled(request)
         expected = services_of(request).operator_token
-        if not bearer_matches(request.headers.get("authorization", ""), expected):
+        authorization = request.headers.get("authorization", "")
+        if not bearer_matches(authorization, expected):
+            if authorization:
+                failed_token(request, "operator API")
             return error_response("missing or wrong bearer token", 401)
         return await handler(request)
 

@@ -6,8 +6,10 @@ import asyncio
 import socket
 from types import FrameType
 
+import h11
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.server.media import WS_MAX_SIZE
 from app.server.switchboard import Switchboard
@@ -46,6 +48,50 @@ class DrainingServer(uvicorn.Server):
         self._drain_task = asyncio.get_running_loop().create_task(drain_then_exit())
 
 
+MAX_HEADER_BYTES = 16 * 1024  # a request line and headers; Twilio's are under 2 KiB
+
+
+class HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol, with a deadline for each request's line and headers.
+
+    Without it a client could hold a connection forever by connecting and saying
+    nothing, or by sending a header a byte at a time. The clock starts when the
+    connection opens, or when a request's first bytes arrive on a kept-alive one, and
+    stops once the headers are complete (or the connection became a WebSocket)."""
+
+    header_timeout_s = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        waiting = self.conn.their_state is h11.IDLE and self.transport.get_protocol() is self
+        if not waiting:
+            self._disarm()
+        elif self._deadline is None:
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self.header_timeout_s, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound now so a taken port or unknown host is one sentence."""
     try:
@@ -62,13 +108,26 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(app: Starlette, settings: Settings, sock: socket.socket) -> None:
+    protocol = type(
+        "HeaderDeadline", (HeaderDeadline,), {"header_timeout_s": settings.header_timeout_seconds}
+    )
+    calls = settings.max_concurrent_calls + settings.max_softphone_calls
     config = uvicorn.Config(
         app,
+        http=protocol,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_keep_alive=5,
+        # Beyond this many connections at once uvicorn answers 503: room for every call's
+        # stream and its webhooks, not for a flood of idle sockets.
+        limit_concurrency=2 * calls + 64,
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        forwarded_allow_ips=settings.proxy_addresses,  # only they may say who the client is
         ws_max_size=WS_MAX_SIZE,
         ws_per_message_deflate=False,  # Twilio does not compress; never spend CPU on it
         log_config=None,
-        log_level=settings.log_level,
+        # None: uvicorn leaves the log levels alone. With a level, it set uvicorn.error to
+        # DEBUG, where the websockets layer logs every handshake header (signatures,
+        # cookies) at LOG_LEVEL=debug.
+        log_level=None,
     )
     DrainingServer(config, app.state.board, settings.shutdown_drain_seconds).run(sockets=[sock])

@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from app.bridge import BridgeOptions
 from app.echo import EchoConnector
+from app.limits import FailureThrottle
 from app.link import LinkPolicy
 from app.metrics import PrometheusMetrics
 from app.outbound import rest_client
@@ -47,6 +49,7 @@ class Services:
     records: CallRecords | None
     connector: AgentConnector
     softphone: SoftphoneAccess | None
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
 
     @property
@@ -88,6 +91,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     board = Switchboard(
         StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
         settings.max_concurrent_calls,
+        settings.max_softphone_calls,
     )
     options = dataclasses.replace(
         bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
@@ -106,7 +110,9 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         metrics=PrometheusMetrics(),
         records=records,
         connector=connector,
-        softphone=SoftphoneAccess(token) if settings.enable_softphone else None,
+        softphone=SoftphoneAccess(token, urlsplit(settings.public_base or "").hostname)
+        if settings.enable_softphone
+        else None,
     )
 
 

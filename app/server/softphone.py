@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from html import escape
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -23,10 +24,17 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from app.security import POLICY_VIOLATION, token_matches
-from app.server.inputs import known_query, query_choice, services_of
+from app.server.inputs import (
+    client_address,
+    failed_token,
+    known_query,
+    query_choice,
+    services_of,
+    throttled,
+)
 from app.server.media import run_call
-from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess
-from app.server.switchboard import STREAM_TOKEN_PARAMETER
+from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess, host_name
+from app.server.switchboard import STREAM_TOKEN_PARAMETER, CallRefused
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +52,9 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline';"
     " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer, Chromium sends "Origin: null" on
+    # the sign-in form's POST, and the origin check could not tell it from a foreign page.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 OPEN_WARNING = (
@@ -55,9 +65,10 @@ LOGIN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
 <title>Softphone: sign in</title>
 <body style="font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto">
 <h1>Softphone</h1><p>{message}</p>
-<form method="get" action="{action}"><label>Operator token
+<form method="post" action="{action}"><label>Operator token
 <input name="token" type="password" autocomplete="current-password" required></label>
 <button>Open</button></form></body></html>"""
+PAGE_OPTIONS = ("processing", "tap")  # read by the page's script; kept across sign-in
 
 
 def access_of(connection: HTTPConnection) -> SoftphoneAccess:
@@ -66,43 +77,87 @@ def access_of(connection: HTTPConnection) -> SoftphoneAccess:
     return access
 
 
-def login(message: str, status: int) -> Response:
-    body = LOGIN_PAGE.format(message=escape(message), action=PAGE_PATH)
+def page_options(request: Request) -> str:
+    known_query(request, "token", *PAGE_OPTIONS)
+    query_choice(request, "processing", "on", "off")
+    query_choice(request, "tap", "0", "1")
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in PAGE_OPTIONS]
+    return urlencode(kept)
+
+
+def login(message: str, status: int, options: str) -> Response:
+    action = PAGE_PATH + (f"?{options}" if options else "")
+    body = LOGIN_PAGE.format(message=escape(message), action=escape(action))
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
 async def page(request: Request) -> Response:
-    known_query(request, "token", "processing", "tap")
-    query_choice(request, "processing", "on", "off")  # read by the page's script
-    query_choice(request, "tap", "0", "1")
-    access = access_of(request)
-    if access.allowed(request):
+    options = page_options(request)
+    if not access_of(request).known_page(request):
+        return unknown_page(request)
+    if access_of(request).allowed(request, time.time()):
         page_html = (STATIC / "softphone.html").read_text(encoding="utf-8")
         return HTMLResponse(page_html, headers=PAGE_HEADERS)
-    supplied = request.query_params.get("token")
-    if supplied is None:
-        return login("Enter the operator token (OPERATOR_TOKEN) to use the softphone.", 401)
-    if not token_matches(supplied, access.operator_token):
-        log.warning("softphone: wrong operator token from %s", _client(request))
-        return login("That is not the operator token.", 401)
-    # The token leaves the address bar at once; the cookie carries a value derived from it.
-    # Other options in the address (?processing=off) stay.
-    kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
-    answer = RedirectResponse(PAGE_PATH + (f"?{kept}" if kept else ""), status_code=303)
+    if "token" in request.query_params:  # an old link: it signs nobody in
+        failed_token(request, "softphone sign-in")
+        message = (
+            "Sign in with this form: a token in the address ends up in logs and browser"
+            " history, so it is not accepted there."
+        )
+        return login(message, 401, options)
+    return login("Enter the operator token (OPERATOR_TOKEN) to use the softphone.", 401, options)
+
+
+async def sign_in(request: Request) -> Response:
+    """The sign-in form's POST (never a token in an address, where logs keep it)."""
+    options = page_options(request)
+    access = access_of(request)
+    if not access.known_page(request):
+        return unknown_page(request)
+    throttled(request)
+    form = await request.form()
+    supplied = form.get("token")
+    if not isinstance(supplied, str) or not token_matches(supplied, access.operator_token):
+        failed_token(request, "softphone sign-in")
+        return login("That is not the operator token.", 401, options)
+    answer = RedirectResponse(PAGE_PATH + (f"?{options}" if options else ""), status_code=303)
     answer.set_cookie(
         COOKIE,
-        access.cookie_value(),
+        access.new_cookie(time.time()),
         max_age=COOKIE_SECONDS,
         path=PAGE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",  # proxy headers make this true behind TLS
+        secure=secure_cookie(request),
     )
     return answer
 
 
+def secure_cookie(request: Request) -> bool:
+    """Over https; or addressed to PUBLIC_URL's host, which only a TLS proxy serves
+    (whose X-Forwarded-Proto may not be trusted)."""
+    public = urlsplit(services_of(request).settings.public_base or "")
+    via_public = public.scheme == "https" and host_name(request.headers.get("host", "")) == (
+        public.hostname or ""
+    )
+    return request.url.scheme == "https" or via_public
+
+
+def unknown_page(connection: HTTPConnection) -> Response:
+    log.warning(
+        "softphone: refused a request for host %r from the page at %r",
+        connection.headers.get("host", ""),
+        connection.headers.get("origin", "-"),
+    )
+    return JSONResponse({"error": "not from this server's page"}, status_code=403)
+
+
 async def asset(request: Request) -> Response:
-    if not access_of(request).allowed(request):
+    known_query(request)
+    access = access_of(request)
+    if not access.known_page(request):
+        return unknown_page(request)
+    if not access.allowed(request, time.time()):
         return Response("sign in at /softphone first", status_code=401)
     name = request.path_params["name"]
     media_type = ASSETS.get(name)
@@ -114,17 +169,19 @@ async def asset(request: Request) -> Response:
 
 async def session(request: Request) -> Response:
     """A CallSid and a one-use stream token, as the voice webhook gives Twilio."""
-    if not same_origin(request):
-        log.warning("softphone: refused a session asked for by the page at %r", _origin(request))
-        return JSONResponse({"error": "not from this server's page"}, status_code=403)
-    if not access_of(request).allowed(request):
+    known_query(request)
+    access = access_of(request)
+    if not access.known_page(request):
+        return unknown_page(request)
+    if not access.allowed(request, time.time()):
         return JSONResponse({"error": "sign in at /softphone first"}, status_code=401)
     call_sid = "SP" + secrets.token_hex(16)
-    token = services_of(request).board.offer(call_sid)
-    if token is None:
-        log.warning("softphone call turned away: no capacity or shutting down")
+    try:
+        token = services_of(request).board.offer(call_sid)
+    except CallRefused as refused:
+        log.warning("softphone call turned away: %s", refused.reason)
         return JSONResponse({"error": "the server is busy; try again"}, status_code=503)
-    log.info("softphone call %s from %s", call_sid, _client(request))
+    log.info("softphone call %s from %s", call_sid, client_address(request))
     return JSONResponse(
         {
             "callSid": call_sid,
@@ -141,38 +198,22 @@ async def session(request: Request) -> Response:
 
 
 async def stream(websocket: WebSocket) -> None:
-    if not same_origin(websocket):
-        log.warning("refused a softphone stream opened by the page at %r", _origin(websocket))
-        await websocket.close(code=POLICY_VIOLATION)
-        return
-    if not access_of(websocket).allowed(websocket):
-        log.warning("refused a softphone stream from %s: not signed in", _client(websocket))
+    access = access_of(websocket)
+    if not access.known_page(websocket):
+        unknown_page(websocket)
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
+        return
+    if not access.allowed(websocket, time.time()):
+        log.warning("refused a softphone stream from %s: not signed in", client_address(websocket))
+        await websocket.close(code=POLICY_VIOLATION)
         return
     await run_call(websocket, services_of(websocket).softphone_options)
 
 
 ROUTES = [
     Route(PAGE_PATH, page, methods=["GET"]),
+    Route(PAGE_PATH, sign_in, methods=["POST"]),
     Route(PAGE_PATH + "/session", session, methods=["POST"]),
     Route(PAGE_PATH + "/{name:str}", asset, methods=["GET"]),
     WebSocketRoute(STREAM_PATH, stream),
 ]
-
-
-def same_origin(connection: HTTPConnection) -> bool:
-    """No page on another site may start calls here (what keeps an open, development
-    softphone on localhost from being used by any web page the developer visits).
-    Requests without an Origin (curl, scripts) are not from a page."""
-    origin = _origin(connection)
-    if origin == "-":
-        return True
-    return urlsplit(origin).netloc.lower() == connection.headers.get("host", "").lower()
-
-
-def _origin(connection: HTTPConnection) -> str:
-    return connection.headers.get("origin", "-")
-
-
-def _client(connection: HTTPConnection) -> str:
-    return connection.client.host if connection.client else "unknown"

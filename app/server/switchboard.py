@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from app import twilio_wire as wire
 from app.bridge import APOLOGY_OUTCOMES, CallBridge, CallSummary
+from app.sids import is_softphone
 from app.stream_token import StreamTokens, TokenRejected
 
 log = logging.getLogger(__name__)
@@ -17,10 +18,24 @@ log = logging.getLogger(__name__)
 STREAM_TOKEN_PARAMETER = "streamToken"
 
 
+class CallRefused(Exception):
+    """The webhook (or the softphone) may not connect this call; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 @dataclass
 class Switchboard:
+    """Phone calls and softphone calls have budgets of their own (``max_calls`` and
+    ``max_softphone_calls``), so an open development softphone cannot fill the lines
+    phone callers need. A budget counts calls in progress and calls whose stream
+    token was issued but not yet used, one per CallSid."""
+
     tokens: StreamTokens
     max_calls: int
+    max_softphone_calls: int = 3
     active: dict[int, CallBridge] = field(default_factory=dict)
     failed: OrderedDict[str, str] = field(default_factory=OrderedDict)
     transfers: dict[str, str] = field(default_factory=dict)  # CallSid -> number to dial
@@ -31,17 +46,31 @@ class Switchboard:
     failed_limit: int = 10_000
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def has_room(self) -> bool:
-        """May the webhook accept another call? (Counts calls about to connect too.)"""
-        pending = self.tokens.outstanding(time.time())
-        return not self.draining and len(self.active) + pending < self.max_calls
+    def _budget(self, call_sid: str) -> tuple[bool, int]:
+        softphone = is_softphone(call_sid)
+        return softphone, self.max_softphone_calls if softphone else self.max_calls
 
-    def offer(self, call_sid: str) -> str | None:
-        """A stream token for a call about to connect, or None (counted as refused) when
-        there is no room or the server is shutting down."""
-        if not self.has_room():
+    def _load(self, softphone: bool, *, besides: str = "") -> int:
+        """Calls of one budget in progress or about to connect (``besides`` left out)."""
+        calls = {b.call_sid for b in self.active.values() if b.call_sid}
+        calls |= self.tokens.pending(time.time())
+        return sum(1 for sid in calls - {besides} if is_softphone(sid) == softphone)
+
+    def has_room(self, call_sid: str = "CA") -> bool:
+        """May another call of ``call_sid``'s kind connect? (Counts calls about to connect.)"""
+        softphone, limit = self._budget(call_sid)
+        return not self.draining and self._load(softphone, besides=call_sid) < limit
+
+    def offer(self, call_sid: str) -> str:
+        """A stream token for a call about to connect, superseding any earlier one for the
+        same CallSid; or :class:`CallRefused` (counted) for no room, shutting down, or a
+        CallSid whose call is already in progress (a replayed webhook)."""
+        if self.find(call_sid) is not None:
             self.refused += 1
-            return None
+            raise CallRefused("that call is already in progress here (a replayed webhook?)")
+        if not self.has_room(call_sid):
+            self.refused += 1
+            raise CallRefused(self.busy_reason())
         return self.tokens.issue(call_sid, time.time())
 
     def busy_reason(self) -> str:
@@ -75,7 +104,8 @@ class Switchboard:
         except TokenRejected as rejected:
             self.refused += 1
             return rejected.reason
-        if self.draining or len(self.active) > self.max_calls:
+        softphone, limit = self._budget(start.call_sid)
+        if self.draining or self._load(softphone) > limit:
             self.refused += 1
             return "no capacity"
         return None

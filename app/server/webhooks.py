@@ -26,6 +26,7 @@ from app.server.paths import (
     STREAM_PATH,
     STREAM_STATUS_PATH,
 )
+from app.server.switchboard import CallRefused
 
 if TYPE_CHECKING:
     from app.server.services import Services
@@ -128,9 +129,10 @@ def xml(body: str) -> Response:
 async def incoming_call(request: Request, services: Services, form: Form) -> Response:
     board, settings = services.board, services.settings
     call_sid = form["CallSid"]
-    token = board.offer(call_sid)
-    if token is None:
-        log.warning("call %s turned away: %s", call_sid, board.busy_reason())
+    try:
+        token = board.offer(call_sid)
+    except CallRefused as refused:
+        log.warning("call %s turned away: %s", call_sid, refused.reason)
         return xml(twiml.say_and_hang_up(settings.busy_message))
     outbound = form.get("Direction", "").startswith("outbound")
     log.info(

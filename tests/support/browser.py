@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from tests.support.server import ROOT
 
@@ -66,3 +66,12 @@ async def chromium(microphone_wav: Path | None = None) -> AsyncIterator[Browser]
             yield browser
         finally:
             await browser.close()
+
+
+async def open_softphone(page: Page, base: str, token: str, options: str = "") -> None:
+    """Open the softphone as its user does: the sign-in form, then the page."""
+    await page.goto(f"{base}/softphone" + (f"?{options}" if options else ""))
+    await page.fill("input[name=token]", token)
+    async with page.expect_navigation():
+        await page.click("button")
+    await page.wait_for_selector("#call")

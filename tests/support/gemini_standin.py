@@ -2,8 +2,11 @@
 
 Faithful to the wire facts in ``shared/protocol.md``: it accepts the Developer API
 path (single or double leading slash), checks ``x-goog-api-key``, expects a ``setup``
-message first, accepts camelCase and snake_case keys, and answers with **binary**
-frames holding JSON with only the top-level keys the SDK understands.
+message first, accepts camelCase and snake_case keys, and answers as the recorded
+service does: **binary** frames of pretty-printed JSON (two-space indent) ending in a
+newline, ``setupComplete`` ``{}`` on the Developer API and with a ``sessionId`` on
+Vertex AI. :meth:`StandInConnection.send` refuses top-level keys the SDK does not
+understand; conformance tests send anything with :meth:`StandInConnection.send_raw`.
 
 Each connection runs a *scenario*: an async function given the
 :class:`StandInConnection`, which can send audio, transcripts, ``interrupted``,
@@ -18,6 +21,7 @@ import base64
 import json
 import ssl
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,8 @@ from websockets.http11 import Request, Response
 
 DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
 VERTEX_PATH = "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"
+# The top-level keys google-genai 3.6.1 reads (tests/test_wire_conformance.py checks
+# that the installed SDK reads each of them).
 SERVER_KEYS = frozenset(
     {
         "setupComplete",
@@ -39,12 +45,19 @@ SERVER_KEYS = frozenset(
         "goAway",
         "sessionResumptionUpdate",
         "usageMetadata",
+        "voiceActivityDetectionSignal",
+        "voiceActivity",
     }
 )
 OUTPUT_MIME = "audio/pcm;rate=24000"
 INPUT_MIME = "audio/pcm;rate=16000"
 
 Scenario = Callable[["StandInConnection"], Awaitable[None]]
+
+
+def wire_text(message: dict[str, Any]) -> str:
+    """A server message as the service writes it: indented by two, ending in a newline."""
+    return json.dumps(message, indent=2, ensure_ascii=False) + "\n"
 
 
 class ClientWentAway(Exception):
@@ -67,12 +80,15 @@ class StandInConnection:
     received: list[dict[str, Any]] = field(default_factory=list)
     audio: bytearray = field(default_factory=bytearray)
     texts: list[str] = field(default_factory=list)
-    sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    sent: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # JSON objects
+    frames_sent: list[str | bytes] = field(default_factory=list)  # every frame, as sent
+    frames_received: list[str | bytes] = field(default_factory=list)  # unless not keep_audio
     audio_frames: int = 0
     keep_audio: bool = True  # False: count audio and time its arrival, keep no bytes
     audio_times: list[float] = field(default_factory=list)
     audio_bytes: int = 0
     tool_responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> response
+    tool_answers: list[dict[str, Any]] = field(default_factory=list)  # all, with id or not
     bad_mime: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -103,10 +119,34 @@ class StandInConnection:
     # sending
 
     async def send(self, message: dict[str, Any]) -> None:
+        """One message, as the service writes it; only keys the SDK understands."""
+        await self.send_frame(wire_text(message))
+
+    async def send_frame(self, text: str) -> None:
+        """A frame already written (a fixture's): sent exactly, as binary, after checking
+        that it is one JSON object with only top-level keys the SDK understands."""
+        message = json.loads(text)
+        assert isinstance(message, dict), text[:200]
         unknown = set(message) - SERVER_KEYS
-        assert not unknown, f"the SDK would raise on {unknown}"
-        self.sent.append((time.monotonic(), message))
-        await self.ws.send(json.dumps(message).encode())  # binary, like the real service
+        assert not unknown, f"the SDK does not understand {unknown}: use send_raw"
+        await self.send_raw(text)
+
+    async def send_raw(self, frame: str | bytes, *, binary: bool = True) -> None:
+        """Any frame, unchecked (conformance tests: unknown keys, error envelopes);
+        binary like the service unless ``binary`` is False."""
+        data: str | bytes = frame
+        if binary and isinstance(frame, str):
+            data = frame.encode()
+        elif not binary and isinstance(frame, bytes):
+            data = frame.decode()
+        try:
+            parsed = json.loads(frame)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            self.sent.append((time.monotonic(), parsed))
+        self.frames_sent.append(data)
+        await self.ws.send(data)
 
     async def send_audio(
         self,
@@ -166,10 +206,12 @@ class StandInConnection:
     async def usage(self, total: int) -> None:
         await self.send({"usageMetadata": {"totalTokenCount": total}})
 
-    async def tool_call(self, call_id: str, name: str, args: dict[str, Any]) -> None:
-        await self.send(
-            {"toolCall": {"functionCalls": [{"id": call_id, "name": name, "args": args}]}}
-        )
+    async def tool_call(self, call_id: str | None, name: str, args: dict[str, Any]) -> None:
+        """A function call; ``call_id`` None sends it without an id (older Vertex AI)."""
+        call: dict[str, Any] = {"name": name, "args": args}
+        if call_id is not None:
+            call["id"] = call_id
+        await self.send({"toolCall": {"functionCalls": [call]}})
 
     async def cancel_tool_calls(self, *call_ids: str) -> None:
         await self.send({"toolCallCancellation": {"ids": list(call_ids)}})
@@ -177,6 +219,11 @@ class StandInConnection:
     async def wait_tool_response(self, call_id: str, timeout: float = 10.0) -> dict[str, Any]:
         await self.wait_for(lambda: call_id in self.tool_responses, timeout)
         return self.tool_responses[call_id]
+
+    async def wait_tool_answers(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The first ``count`` function responses, with an id or not, in arrival order."""
+        await self.wait_for(lambda: len(self.tool_answers) >= count, timeout)
+        return self.tool_answers[:count]
 
     async def close(self, code: int = 1011, reason: str = "internal error") -> None:
         await self.ws.close(code, reason)
@@ -199,8 +246,10 @@ class StandInConnection:
         await self.wait_for(lambda: bool(self.texts), timeout)
         return self.texts[0]
 
-    def _record(self, message: dict[str, Any]) -> None:
+    def _record(self, frame: str | bytes) -> None:
+        message = json.loads(frame)
         if self.keep_audio:  # a load benchmark keeps counts and times only
+            self.frames_received.append(frame)
             self.received.append(message)
         realtime = _pick(message, "realtimeInput")
         if isinstance(realtime, dict):
@@ -224,7 +273,9 @@ class StandInConnection:
         answer = _pick(message, "toolResponse")
         if isinstance(answer, dict):
             for response in _pick(answer, "functionResponses") or []:
-                self.tool_responses[str(response["id"])] = response
+                self.tool_answers.append(response)
+                if response.get("id") is not None:
+                    self.tool_responses[str(response["id"])] = response
         self._changed.set()
 
 
@@ -261,6 +312,9 @@ class GeminiStandIn:
         # Vertex AI: which bearer tokens are valid (e.g. those a token endpoint issued).
         self.bearer_ok: Callable[[str], bool] = lambda token: False
         self.connections: list[StandInConnection] = []
+        # The setupComplete frame a connection gets (a fixture's, say); None: the
+        # service's ({} on the Developer API, with a sessionId on Vertex AI).
+        self.setup_complete: Callable[[StandInConnection], str] | None = None
         self.rejected: list[str] = []
         self.errors: list[BaseException] = []
         ca = trustme.CA()
@@ -326,7 +380,11 @@ class GeminiStandIn:
             if conn.index in fails if isinstance(fails, set) else fails(conn.index):
                 await ws.close(1011, "setup failed")
                 return
-            await conn.send({"setupComplete": {}})
+            if self.setup_complete is not None:
+                await conn.send_frame(self.setup_complete(conn))
+            else:
+                complete = {"sessionId": str(uuid.uuid4())} if conn.vertex else {}
+                await conn.send({"setupComplete": complete})
             reader = asyncio.create_task(self._read(conn))
             try:
                 await self.scenario(conn)
@@ -342,7 +400,7 @@ class GeminiStandIn:
     async def _read(self, conn: StandInConnection) -> None:
         try:
             async for raw in conn.ws:
-                conn._record(json.loads(raw))
+                conn._record(raw)
         except websockets.ConnectionClosed:
             pass
         finally:
