@@ -26,6 +26,7 @@ STREAM_TOKEN_PATTERN = re.compile(r"\b\d{9,11}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]
 QUIET_LOGGERS = ("websockets", "uvicorn.error", "httpx", "httpcore", "google_genai", "hpack")
 # The twilio library logs every REST request's method, URL and headers at INFO.
 NOISY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 REDACTED = "[redacted]"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -98,8 +99,17 @@ def configure_logging(settings: Settings) -> None:
         handler.addFilter(redactor)
         if settings.log_format == "json":
             handler.setFormatter(JsonFormatter())
-    if settings.log_level == "debug":
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.INFO)
+    # Never below INFO, whatever set them before (`uvicorn --log-level debug` does): their
+    # debug lines carry handshake headers, and a child's records reach the root's handlers
+    # whatever the root's own level.
+    quiet = max(logging.INFO, logging.getLevelName(settings.log_level.upper()))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # `uvicorn app.main:app` gives its own loggers handlers of their own before the app is
+    # imported: those lines would bypass the redaction and the JSON format.
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True

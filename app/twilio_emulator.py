@@ -179,7 +179,9 @@ class TwilioEmulator:
         """Connect as Twilio does for a <Stream>; with the TwiML's instruction, the
         stream's `start` carries its <Parameter>s, as Twilio's does."""
         public_stream_url = target if isinstance(target, str) else target.url
-        path = urlsplit(public_stream_url).path
+        # The public URL may carry a prefix a proxy strips (https://example.com/voice).
+        prefix = urlsplit(self.public_url).path.rstrip("/")
+        path = urlsplit(public_stream_url).path.removeprefix(prefix)
         local = "ws://" + self.local_base.split("://", 1)[-1] + path
         headers = self.sign(public_stream_url, {}) if sign else {}
         ws = await connect(local, additional_headers=headers, compression=None)

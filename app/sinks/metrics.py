@@ -1,0 +1,109 @@
+"""Prometheus metrics, one registry per app (so several apps can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from app.call.actions import CallBegan, CallEnded, Measure, Measured, Report, SessionSwitched
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+CLEAR_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class PrometheusMetrics:
+    """The process's metrics; ``render()`` is the /metrics body."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.active = Gauge("phonebot_active_calls", "Calls in progress.", registry=r)
+        self.calls = Counter("phonebot_calls", "Calls ended, by outcome.", ["outcome"], registry=r)
+        self.turn = Histogram(
+            "phonebot_turn_latency_seconds",
+            "Caller stops talking -> first agent audio sent to Twilio.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.clear = Histogram(
+            "phonebot_interrupt_to_clear_seconds",
+            "Gemini's `interrupted` received -> Twilio `clear` sent.",
+            buckets=CLEAR_BUCKETS,
+            registry=r,
+        )
+        self.switches = Counter(
+            "phonebot_gemini_session_switches",
+            "Moves to a new Gemini session, by reason (go_away, reconnect).",
+            ["reason"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "phonebot_gemini_errors", "Calls ended because the Gemini session failed.", registry=r
+        )
+        self.token_count = Counter(
+            "phonebot_gemini_tokens", "Tokens Gemini reported as used.", registry=r
+        )
+        self.sink_failures = Counter(
+            "phonebot_sink_failures",
+            "Failures of a call's sinks (call record, recording, metrics); the calls went on.",
+            ["sink"],
+            registry=r,
+        )
+
+    def call_started(self) -> None:
+        self.active.inc()
+
+    def call_ended(self, outcome: str) -> None:
+        self.active.dec()
+        self.calls.labels(outcome=outcome).inc()
+        if outcome == "agent_failed":
+            self.errors.inc()
+
+    def turn_latency(self, seconds: float) -> None:
+        self.turn.observe(seconds)
+
+    def interrupt_to_clear(self, seconds: float) -> None:
+        self.clear.observe(seconds)
+
+    def session_switched(self, reason: str) -> None:
+        self.switches.labels(reason=reason).inc()
+
+    def tokens(self, count: int) -> None:
+        if count > 0:
+            self.token_count.inc(count)
+
+    def sink_failed(self, sink: str) -> None:
+        self.sink_failures.labels(sink=sink).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsSink:
+    """A call's reports into the process's metrics (in memory: cheap on the loop)."""
+
+    name = "metrics"
+
+    def __init__(self, metrics: PrometheusMetrics) -> None:
+        self._metrics = metrics
+
+    def report(self, report: Report) -> None:
+        metrics = self._metrics
+        if isinstance(report, CallBegan):
+            metrics.call_started()
+        elif isinstance(report, Measured):
+            if report.measure is Measure.TURN_LATENCY:
+                metrics.turn_latency(report.value)
+            elif report.measure is Measure.INTERRUPT_TO_CLEAR:
+                metrics.interrupt_to_clear(report.value)
+            else:
+                metrics.tokens(int(report.value))
+        elif isinstance(report, SessionSwitched):
+            metrics.session_switched(report.reason)
+        elif isinstance(report, CallEnded) and report.admitted:
+            metrics.call_ended(report.end.outcome.value)
+
+    async def close(self) -> None:
+        """Nothing is held back."""

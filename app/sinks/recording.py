@@ -1,0 +1,209 @@
+"""Stereo call recordings: caller on the left, agent on the right, as the caller heard.
+
+The caller's 20 ms frames are the clock. Agent audio is placed where Twilio plays it:
+right away if nothing is queued, otherwise after what is already queued; a ``clear``
+cuts everything queued beyond the current moment (the interruption). Written as the
+call goes: everything up to "now" is final and goes straight to the file, so only
+the agent audio still queued for the future is held in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import wave
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from app.audio import TWILIO_RATE, ulaw_to_pcm16
+from app.call.actions import AgentAudioSent, CallBegan, CallerAudio, PlaybackCleared, Report
+from app.sids import is_call_sid
+from app.sinks.writer import DiskWriter, OnError
+
+MAX_LEGS = 100
+
+
+class StereoTimeline:
+    """Where each sample plays, as the caller hears it. Pure: audio in, the stereo frames
+    that have become final out."""
+
+    def __init__(self) -> None:
+        self.samples = 0  # caller samples so far: the recording's length
+        self._queued = np.zeros(0, dtype="<i2")  # agent audio from now on
+
+    def caller(self, ulaw: bytes) -> bytes:
+        """Caller audio arrived: time moves on by its length, and that stretch is final."""
+        left = np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2")
+        n = len(left)
+        right = np.zeros(n, dtype="<i2")
+        playing = self._queued[:n]
+        right[: len(playing)] = playing
+        self._queued = self._queued[n:]
+        frames = np.empty(2 * n, dtype="<i2")
+        frames[0::2], frames[1::2] = left, right
+        self.samples += n
+        return frames.tobytes()
+
+    def agent(self, ulaw: bytes) -> None:
+        """Agent audio sent to Twilio: it plays after whatever is already queued."""
+        pcm = np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2")
+        self._queued = np.concatenate((self._queued, pcm))
+
+    def clear(self) -> None:
+        """Twilio dropped everything queued: the caller hears none of it."""
+        self._queued = np.zeros(0, dtype="<i2")
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / TWILIO_RATE
+
+
+class WavFile:
+    """A stereo 8 kHz WAV being written; ``file`` is closed with it."""
+
+    def __init__(self, path: Path, file: BinaryIO) -> None:
+        self.path = path
+        self._file = file  # wave does not close a file it was given
+        self._wav = wave.open(file, "wb")  # noqa: SIM115 - open for the whole call
+        self._wav.setnchannels(2)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(TWILIO_RATE)
+
+    def write(self, frames: bytes) -> None:
+        self._wav.writeframes(frames)
+
+    def close(self) -> None:
+        try:
+            self._wav.close()
+        finally:
+            self._file.close()
+
+
+class StereoRecording:
+    """A recording written as it goes, on the caller's clock (``python -m app replay``)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._timeline = StereoTimeline()
+        self._wav = WavFile(path, path.open("wb"))
+
+    def caller(self, ulaw: bytes) -> None:
+        self._wav.write(self._timeline.caller(ulaw))
+
+    def agent(self, ulaw: bytes) -> None:
+        self._timeline.agent(ulaw)
+
+    def clear(self) -> None:
+        self._timeline.clear()
+
+    @property
+    def seconds(self) -> float:
+        return self._timeline.seconds
+
+    def close(self) -> None:
+        self._wav.close()
+
+
+def open_recording(directory: Path, call_sid: str) -> WavFile:
+    """A new recording of a call in ``directory``: ``CA….wav``, or ``CA…-2.wav`` and on
+    when the CallSid comes back (a call redirected to the bot again, or a replayed
+    webhook); an existing file is never overwritten. Only a well-formed CallSid names a
+    file, and the file must sit in the directory itself."""
+    if not is_call_sid(call_sid):
+        raise ValueError(f"{call_sid!r} is not a CallSid")
+    root = directory.resolve()
+    for leg in range(1, MAX_LEGS + 1):
+        path = root / (f"{call_sid}.wav" if leg == 1 else f"{call_sid}-{leg}.wav")
+        if path.parent != root:
+            raise ValueError(f"{path} is outside {root}")
+        try:
+            file = path.open("xb")  # exclusive: fails if it exists
+        except FileExistsError:
+            continue
+        return WavFile(path, file)
+    raise FileExistsError(f"{MAX_LEGS} recordings of {call_sid} exist already")
+
+
+class RecordingsUnusable(Exception):
+    """The recordings directory cannot take files; the message says why."""
+
+
+def check_recordings_dir(directory: Path) -> None:
+    """Create ``directory`` if needed and write a file in it, as each call will."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise RecordingsUnusable(
+            f"is not a writable directory ({error.strerror or error})"
+        ) from None
+
+
+FLUSH_SAMPLES = TWILIO_RATE // 2  # hand the writer half a second at a time
+
+
+class RecordingSink:
+    """A call's audio into its recording: the timeline is kept on the event loop (cheap,
+    in memory); the file is opened and written on the disk writer's thread."""
+
+    name = "recording"
+
+    def __init__(
+        self,
+        directory: Path,
+        writer: DiskWriter,
+        failed: OnError,
+        log: logging.LoggerAdapter[Any] | logging.Logger,
+    ) -> None:
+        self._directory = directory
+        self._writer = writer
+        self._failed = failed
+        self._log = log
+        self._timeline: StereoTimeline | None = None
+        self._wav: WavFile | None = None  # touched only on the writer's thread
+        self._pending = bytearray()
+
+    def report(self, report: Report) -> None:
+        timeline = self._timeline
+        if isinstance(report, CallBegan):
+            self._timeline = StereoTimeline()
+            call_sid = report.start.call_sid
+            self._writer.submit(lambda: self._open(call_sid), self._failed)
+        elif timeline is None:
+            return
+        elif isinstance(report, CallerAudio):
+            self._pending += timeline.caller(report.ulaw)
+            if len(self._pending) >= 4 * FLUSH_SAMPLES:  # 2 channels of 2 bytes
+                self._flush()
+        elif isinstance(report, AgentAudioSent):
+            timeline.agent(report.ulaw)
+        elif isinstance(report, PlaybackCleared):
+            timeline.clear()
+
+    def _open(self, call_sid: str) -> None:
+        self._wav = open_recording(self._directory, call_sid)
+
+    def _flush(self) -> None:
+        frames, self._pending = bytes(self._pending), bytearray()
+        self._writer.submit(lambda: self._write(frames), self._failed)
+
+    def _write(self, frames: bytes) -> None:
+        if self._wav is not None:  # else opening failed, and that was reported
+            self._wav.write(frames)
+
+    def _close(self) -> None:
+        if self._wav is not None:
+            self._wav.close()
+
+    async def close(self) -> None:
+        if self._timeline is None:
+            return
+        self._flush()
+        self._writer.submit(self._close, self._failed)
+        await self._writer.drain()
+        if self._wav is not None:
+            self._log.info("recording: %s (%.1f s)", self._wav.path, self._timeline.seconds)
