@@ -15,13 +15,13 @@ from app.outbound import (
     place_call,
     require_rest,
 )
-from app.records import CallRecords, format_call
 from app.replay import ReplayError, load_capture, replay
 from app.server.app import create_app
 from app.server.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.server.serve import listen, serve
 from app.server.services import build_services
 from app.settings import ConfigError, Settings, load_settings
+from app.sinks.records import CallRecords, format_call
 from app.tools import Tool, ToolDefinitionError
 from app.twilio_rest import TwilioRestError
 

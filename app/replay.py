@@ -26,8 +26,8 @@ import httpx
 import uvicorn
 import websockets
 
-from app.recording import StereoRecording
 from app.settings import Settings
+from app.sinks.recording import StereoRecording
 from app.twilio_emulator import (
     ULAW_BYTES_PER_MS,
     Frame,

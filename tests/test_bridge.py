@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 from app import twilio_wire as wire
-from app.bridge import BridgeOptions, CallBridge, Outcome
+from app.call.bridge import BridgeOptions, CallBridge
+from app.call.core import CoreOptions
+from app.call.outcome import Outcome
 from app.events import AgentAudio, AgentEvent, AgentSessionError, Interrupted, TurnComplete
 from app.ports import SocketClosed
 from app.twilio_emulator import load_capture
@@ -45,7 +47,7 @@ async def run(
     socket = FakeSocket(frames)
     session = FakeSession(script)
     connector = FakeConnector(lambda index: session)
-    summary = await CallBridge(socket, connector, BridgeOptions(**options)).run()
+    summary = await CallBridge(socket, connector, BridgeOptions(CoreOptions(**options))).run()
     return summary, socket, session
 
 
@@ -75,7 +77,8 @@ async def test_hostile_frames_are_counted_and_the_call_goes_on() -> None:
 async def test_no_start_in_time_opens_no_session() -> None:
     socket = FakeSocket([FRAMES[0]])
     connector = FakeConnector(lambda index: FakeSession())
-    summary = await CallBridge(socket, connector, BridgeOptions(start_timeout_s=0.05)).run()
+    options = BridgeOptions(CoreOptions(start_timeout_s=0.05), tick_s=0.01)
+    summary = await CallBridge(socket, connector, options).run()
     assert summary.outcome is Outcome.NO_START
     assert connector.handles == [] and socket.closed is not None
 

@@ -20,7 +20,7 @@ import scipy.signal
 import websockets
 
 from app.audio import ulaw_to_pcm16
-from app.bridge import CALL_TASKS
+from app.call.bridge import CALL_TASKS
 from app.twilio_emulator import MediaStream, TwilioEmulator, capture_ulaw, load_capture
 from tests.conftest import FIXTURES
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection

@@ -13,7 +13,7 @@ import httpx
 
 from app.echo import EchoConnector, EchoSession
 from app.events import AgentEvent
-from app.records import CallRecords
+from app.sinks.records import CallRecords
 from app.server.app import create_app
 from app.twilio_emulator import TwilioEmulator
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_asgi, settings_for_echo

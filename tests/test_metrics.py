@@ -68,7 +68,7 @@ def test_json_log_lines_carry_the_call_ids() -> None:
     import json
     import logging
 
-    from app.bridge import _CallLog
+    from app.call.bridge import CallLog as _CallLog
     from app.logs import JsonFormatter, RedactingFilter
 
     records: list[logging.LogRecord] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from app.audio import pcm16_to_ulaw
-from app.recording import StereoRecording
+from app.sinks.recording import StereoRecording
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import serve_app, settings_for
 from tests.support.signals import to_pcm16, tone

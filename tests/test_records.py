@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from app.records import CallRecords, heard_text
+from app.sinks.records import CallRecords, heard_text
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import ROOT, process_env, serve_app, settings_for
 from tests.test_call_e2e import BARGE_IN, CALL_SID, REPLY, start_call

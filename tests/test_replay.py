@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.records import CallRecords
+from app.sinks.records import CallRecords
 from app.replay import replay
 from app.twilio_emulator import load_capture
 from tests.conftest import FIXTURES

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from app.audio import InboundConverter, pcm16_to_ulaw
-from app.bridge import CALL_TASKS
+from app.call.bridge import CALL_TASKS
 from app.twilio_emulator import CALL, MediaStream, TwilioEmulator, build_capture
 from tests.support.gemini_standin import (
     GeminiStandIn,

@@ -398,7 +398,7 @@ async def test_a_call_from_the_softphone(
     reply_at_rate = scipy.signal.resample_poly(from_pcm16(REPLY) / 32768, int(rate), 24000)
     # (Its last 1.4 ms is still in the page's resampler when the tap is read.)
     _, reply_corr = locate(reply_at_rate[: -int(rate / 10)], tap)
-    turns = [t for t in summary.turns if t["speaker"] == "agent"]
+    turns = [t for t in summary.turns if t.speaker == "agent"]
     print(
         f"\nsoftphone call ({options or 'default'}) at {rate:.0f} Hz: caller speech at the stand-in {lag / 16:.0f} ms in,"
         f" correlation {caller_corr:.3f} (loudness contour {envelope_corr:.3f},"
@@ -417,10 +417,10 @@ async def test_a_call_from_the_softphone(
         assert float(np.median(pieces)) > least_correlation, pieces
         assert np.mean(np.array(pieces) > 0.9) >= 0.8, pieces
     assert reply_corr > 0.95, reply_corr
-    assert turns[0]["interrupted"] is False
-    assert turns[0]["heard_ms"] == pytest.approx(turns[0]["sent_ms"])
-    assert turns[1]["interrupted"] is True
-    assert 300 < turns[1]["heard_ms"] < 3000 < turns[1]["sent_ms"]
+    assert turns[0].interrupted is False
+    assert turns[0].heard_ms == pytest.approx(turns[0].sent_ms)
+    assert turns[1].interrupted is True
+    assert 300 < turns[1].heard_ms < 3000 < turns[1].sent_ms
     assert at_clear - first["playedSeconds"] < 3.0  # nowhere near the 9 s sent
     assert after_clear - at_clear < 0.05  # silence after the clear
     assert transcript[0].startswith("What time does the store open")
@@ -518,7 +518,7 @@ async def test_a_failing_bot_is_explained_on_the_page(standin: GeminiStandIn) ->
 
 
 def test_close_reasons_fit_a_close_frame() -> None:
-    from app.bridge import Outcome, close_reason
+    from app.call.outcome import Outcome, close_reason
 
     assert close_reason(Outcome.COMPLETED, "") == "completed"
     assert close_reason(Outcome.AGENT_FAILED, "boom") == "agent_failed: boom"

@@ -326,7 +326,7 @@ def test_the_twilio_call_fixture_has_twilios_counters() -> None:
 
 
 def turns(summary: Any) -> list[tuple[str, str]]:
-    return [(t["speaker"], t["text"]) for t in summary.turns]
+    return [(t.speaker, t.text) for t in summary.turns]
 
 
 async def test_a_developer_api_session_of_every_shape(

@@ -225,7 +225,7 @@ async def test_the_recorded_frames_come_through_a_call(
         if content.get("turnComplete") and "".join(said).strip():
             turns.append("".join(said).strip())
             said = []
-    assert [t["text"] for t in summary.turns if t["speaker"] == "agent"] == turns
+    assert [t.text for t in summary.turns if t.speaker == "agent"] == turns
 
 
 def twilio_records(folder: Path) -> list[dict[str, Any]]:

@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from app.server.inputs import services_of
 from app.server.openapi import document
 from app.server.operator import operator_only
+from app.sinks.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 UNSIGNED_WARNING = (
     "ALLOW_UNSIGNED_REQUESTS is on and TWILIO_AUTH_TOKEN is not set: Twilio signatures are"

@@ -8,7 +8,7 @@ import logging
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from app.bridge import BridgeOptions, CallBridge
+from app.call.bridge import BridgeOptions, CallBridge
 from app.ports import SocketClosed
 from app.security import POLICY_VIOLATION
 from app.server.inputs import services_of
@@ -59,14 +59,8 @@ async def run_call(websocket: WebSocket, options: BridgeOptions) -> None:
     """Accept the socket and run the call on it to the end."""
     services = services_of(websocket)
     await websocket.accept()
-    bridge = CallBridge(
-        StarletteMediaSocket(websocket),
-        services.connector,
-        options,
-        services.rest,
-        services.metrics,
-        services.records,
-    )
+    bridge = CallBridge(StarletteMediaSocket(websocket), services.connector, options, services.rest)
+    bridge.attach(services.call_sinks(bridge.log))
     services.board.started(bridge)
     try:
         summary = await bridge.run()

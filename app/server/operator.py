@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.bridge import CallBridge
+from app.call.bridge import CallBridge
 from app.outbound import OutboundNotConfigured, check_outbound, place_call
 from app.security import bearer_matches
 from app.server.inputs import (

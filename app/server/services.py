@@ -9,28 +9,37 @@ HTTP session needs a running event loop, so the lifespan opens it (:meth:`open`)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import hmac
+import logging
 import secrets
 import sqlite3
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from app.bridge import BridgeOptions
+from app.call.bridge import BridgeOptions
+from app.call.core import CoreOptions
+from app.call.guard import GuardPolicy
+from app.call.limits import LimitPolicy
+from app.call.sinks import CallSinks
 from app.echo import EchoConnector
 from app.limits import FailureThrottle
 from app.link import LinkPolicy
-from app.metrics import PrometheusMetrics
 from app.outbound import rest_client
 from app.ports import AgentConnector
-from app.recording import RecordingsUnusable, check_recordings_dir
-from app.records import CallRecords
 from app.security import SignatureChecker
 from app.server.softphone_access import SoftphoneAccess
 from app.server.switchboard import Switchboard
 from app.settings import ConfigError, Settings
+from app.sinks.metrics import MetricsSink, PrometheusMetrics
+from app.sinks.recording import RecordingSink, RecordingsUnusable, check_recordings_dir
+from app.sinks.records import CallRecords, RecordsSink
+from app.sinks.writer import DiskWriter
 from app.stream_token import StreamTokens
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
 from app.twilio_rest import TwilioRest
@@ -50,11 +59,24 @@ class Services:
     connector: AgentConnector
     softphone: SoftphoneAccess | None
     throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
+    writer: DiskWriter = field(default_factory=DiskWriter)  # records and recordings
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
 
     @property
     def softphone_options(self) -> BridgeOptions:
-        return dataclasses.replace(self.options, live_transcripts=True)
+        core = dataclasses.replace(self.options.core, live_transcripts=True)
+        return dataclasses.replace(self.options, core=core)
+
+    def call_sinks(self, log: logging.LoggerAdapter[Any]) -> CallSinks:
+        """Where one call's reports go: metrics, and its record and recording if on."""
+        sinks = CallSinks([MetricsSink(self.metrics)], log, self.metrics.sink_failed)
+        if self.records is not None:
+            sinks.add(RecordsSink(self.records, self.writer, partial(sinks.failed, "call record")))
+        directory = self.settings.recordings_dir
+        if directory:
+            failed = partial(sinks.failed, "recording")
+            sinks.add(RecordingSink(Path(directory), self.writer, failed, log))
+        return sinks
 
     @property
     def operator_token(self) -> str | None:
@@ -69,6 +91,7 @@ class Services:
         if self.rest is not None:
             await self.rest.aclose()
             self.rest = None
+        await asyncio.to_thread(self.writer.close)  # what calls left to write is written
         if self.records is not None:
             self.records.close()
 
@@ -138,26 +161,29 @@ def open_records(settings: Settings) -> CallRecords | None:
 
 
 def bridge_options(settings: Settings) -> BridgeOptions:
-    return BridgeOptions(
+    core = CoreOptions(
         greeting=settings.greeting,
-        link=LinkPolicy(
-            max_attempts=settings.reconnect_max_attempts,
-            max_reconnect_s=settings.reconnect_max_seconds,
-            buffer_ms=1000 * settings.caller_buffer_seconds,
+        outbound_greeting=settings.outbound_greeting,
+        guard=GuardPolicy(
+            max_malformed=settings.max_malformed_messages,
+            max_messages_per_s=settings.max_messages_per_second,
         ),
-        max_call_s=settings.max_call_seconds,
-        idle_timeout_s=settings.idle_timeout_seconds,
+        limits=LimitPolicy(
+            max_call_s=settings.max_call_seconds, idle_timeout_s=settings.idle_timeout_seconds
+        ),
         goodbye_instruction=settings.goodbye_instruction,
         idle_instruction=settings.idle_instruction,
-        max_malformed=settings.max_malformed_messages,
-        max_messages_per_s=settings.max_messages_per_second,
-        tool_timeout_s=settings.tool_timeout_seconds,
         transfer_targets=settings.transfer_map,
         forward_dtmf=settings.forward_dtmf,
         fast_barge_in=settings.fast_barge_in,
-        recordings_dir=Path(settings.recordings_dir) if settings.recordings_dir else None,
-        outbound_greeting=settings.outbound_greeting,
+        record_audio=bool(settings.recordings_dir),
     )
+    link = LinkPolicy(
+        max_attempts=settings.reconnect_max_attempts,
+        max_reconnect_s=settings.reconnect_max_seconds,
+        buffer_ms=1000 * settings.caller_buffer_seconds,
+    )
+    return BridgeOptions(core=core, link=link, tool_timeout_s=settings.tool_timeout_seconds)
 
 
 def stream_token_secret(settings: Settings) -> bytes:

@@ -9,7 +9,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from app import twilio_wire as wire
-from app.bridge import APOLOGY_OUTCOMES, CallBridge, CallSummary
+from app.call.bridge import CallBridge
+from app.call.outcome import APOLOGY_OUTCOMES
+from app.call.record import CallSummary
 from app.sids import is_softphone
 from app.stream_token import StreamTokens, TokenRejected
 

@@ -452,7 +452,7 @@ def check_logs(dep: Deployment, log: str, calls: list[str]) -> None:
 READ_RECORDS = """
 import json, sys
 from pathlib import Path
-from app.records import CallRecords
+from app.sinks.records import CallRecords
 records = CallRecords(Path(sys.argv[1]))
 print(json.dumps({call_sid: records.get(call_sid) for call_sid in sys.argv[2:]}))
 """

@@ -1,0 +1,319 @@
+"""The call's driver: Twilio's media socket ⇄ one live agent session, pumped through
+the call's pure core (:class:`~app.call.core.CallCore`).
+
+A :class:`CallBridge` runs one call in a task group: the caller pump (socket frames
+into the core), the agent pump (agent events into the core, once the call is
+admitted) and a ticker (the clock into the core). It performs what the core asks, in
+order: frames to the caller, audio and text to the agent, tool calls, a transfer,
+reports to the call's sinks, the hang-up. It decides nothing itself, and depends only
+on the interfaces in :mod:`app.call.ports`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app import twilio_wire as wire
+from app.call.actions import (
+    REPORTS,
+    Action,
+    Admit,
+    CancelTools,
+    Hangup,
+    Log,
+    Measure,
+    Measured,
+    SendAudio,
+    SendText,
+    StartTool,
+    ToCaller,
+    Transfer,
+)
+from app.call.core import CallCore, CoreOptions, Phase
+from app.call.outcome import APOLOGY_OUTCOMES, CLOSE_CODES, Outcome, close_reason
+from app.call.record import CallStats, CallSummary
+from app.call.sinks import CallSinks
+from app.events import AgentSessionError
+from app.ledger import PlaybackLedger
+from app.link import AgentLink, LinkPolicy
+from app.ports import AgentConnector, CallControl, CallControlError, MediaSocket, SocketClosed
+from app.toolcalls import Builtin, ToolCalls
+from app.tools import END_CALL, TRANSFER_CALL, Tool
+from app.twiml import transfer_twiml
+
+log = logging.getLogger(__name__)
+
+CALLER_PUMP = "call: caller→agent"
+AGENT_PUMP = "call: agent→caller"
+WATCHDOG = "call: watchdog"
+CALL_TASKS = frozenset({CALLER_PUMP, AGENT_PUMP, WATCHDOG})
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    core: CoreOptions = field(default_factory=CoreOptions)
+    link: LinkPolicy = field(default_factory=LinkPolicy)
+    # Checked on `start`, before any session opens: a reason to refuse, or None.
+    admit: Callable[[wire.Start], str | None] | None = None
+    tools: tuple[Tool, ...] = ()  # what the session declares, built-ins included
+    tool_timeout_s: float = 10.0
+    # Told about a transfer before the stream closes, so the <Connect action> can dial.
+    on_transfer: Callable[[str, str], None] | None = None
+    tick_s: float = 0.1  # how often the core is told the time
+
+
+class CallOver(Exception):
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+class CallLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Prefixes every line with the call's ids."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        return f"[call {extra.get('call_sid', '-')} stream {extra.get('stream_sid', '-')}] {msg}", {
+            **kwargs,
+            "extra": {**extra, **kwargs.get("extra", {})},
+        }
+
+
+class CallBridge:
+    """Runs one call from the first frame to the last."""
+
+    def __init__(
+        self,
+        socket: MediaSocket,
+        connector: AgentConnector,
+        options: BridgeOptions,
+        control: CallControl | None = None,
+        sinks: CallSinks | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._socket = socket
+        self._options = options
+        self._control = control
+        self._clock = clock
+        self._log_ids = {"call_sid": "-", "stream_sid": "-"}
+        self.log = CallLog(log, self._log_ids)
+        self.core = CallCore(options.core, clock())
+        self.link = AgentLink(connector, options.link, self.log)
+        self._sinks = sinks if sinks is not None else CallSinks([], self.log)
+        builtins: dict[str, Builtin] = {END_CALL: self._end_call_tool}
+        if options.core.transfer_targets:
+            builtins[TRANSFER_CALL] = self._transfer_tool
+        declared = {t.name for t in options.tools}
+        self.tools = ToolCalls(
+            {t.name: t for t in options.tools},
+            {name: fn for name, fn in builtins.items() if name in declared},
+            self.link.send_tool_response,
+            options.tool_timeout_s,
+            self.log,
+        )
+        self._group: asyncio.TaskGroup | None = None
+        self._agent_event_at = 0.0
+
+    def attach(self, sinks: CallSinks) -> None:
+        """Where this call's reports go (built for the call's log, so made after it)."""
+        self._sinks = sinks
+
+    @property
+    def call_sid(self) -> str:
+        return self.core.call_sid
+
+    @property
+    def stream_sid(self) -> str:
+        return self.core.stream_sid
+
+    @property
+    def start(self) -> wire.Start | None:
+        return self.core.start
+
+    @property
+    def stats(self) -> CallStats:
+        return self.core.stats
+
+    @property
+    def ledger(self) -> PlaybackLedger:
+        return self.core.playback.ledger
+
+    @property
+    def ending(self) -> bool:
+        return self.core.ending.ending
+
+    async def run(self) -> CallSummary:
+        """The whole call. Never raises: whatever happens, the call ends with an outcome,
+        its record and metrics are settled, and the socket is closed with a code."""
+        try:
+            outcome, reason = await self._run()
+        except Exception as error:  # the call's boundary: a fault here must not leave
+            # the caller in dead air; they hear the apology (APOLOGY_OUTCOMES).
+            while isinstance(error, ExceptionGroup) and error.exceptions:
+                error = error.exceptions[0]
+            self.log.error("call failed inside the server: %r", error, exc_info=error)
+            outcome, reason = Outcome.INTERNAL_ERROR, f"internal error ({type(error).__name__})"
+        return await self._finish(outcome, reason)
+
+    async def _run(self) -> tuple[Outcome, str]:
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                group.create_task(self._caller_pump(), name=CALLER_PUMP)
+                group.create_task(self._ticker(), name=WATCHDOG)
+        except BaseExceptionGroup as group:
+            known, unknown = group.split((AgentSessionError, SocketClosed, CallOver))
+            if unknown is not None or known is None:
+                raise  # a fault: the boundary in run() ends the call with the apology
+            # A failed session outranks a closed socket, which outranks a hang-up.
+            failure = _first(known, AgentSessionError)
+            if isinstance(failure, AgentSessionError):
+                return Outcome.AGENT_FAILED, failure.reason
+            if _first(known, SocketClosed) is not None:
+                return Outcome.COMPLETED, "media socket closed while sending"
+            over = _first(known, CallOver)
+            assert isinstance(over, CallOver)
+            return over.outcome, over.reason
+        finally:
+            await self.tools.aclose()
+        return Outcome.COMPLETED, "ended"
+
+    async def _caller_pump(self) -> None:
+        while True:
+            try:
+                frame = await self._socket.receive()
+            except SocketClosed as closed:
+                hangup = self.core.socket_closed(closed.code)
+                raise CallOver(hangup.outcome, hangup.reason) from None
+            await self._perform_all(self.core.receive(frame, self._clock()))
+
+    async def _agent_pump(self) -> None:
+        async for event in self.link.events():
+            self._agent_event_at = self._clock()
+            await self._perform_all(self.core.agent(event, self._agent_event_at))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self._options.tick_s)
+            await self._perform_all(self.core.tick(self._clock()))
+
+    async def _perform_all(self, actions: list[Action]) -> None:
+        for action in actions:
+            await self._perform(action)
+
+    async def _perform(self, action: Action) -> None:
+        if isinstance(action, ToCaller):
+            await self._socket.send(action.text)
+            if action.answers_interrupt:
+                since = self._clock() - self._agent_event_at
+                self._sinks.report(Measured(Measure.INTERRUPT_TO_CLEAR, since))
+        elif isinstance(action, SendAudio):
+            await self.link.send_audio(action.pcm16k)
+        elif isinstance(action, REPORTS):
+            self._sinks.report(action)
+        elif isinstance(action, SendText):
+            await self.link.send_text(action.text)
+        elif isinstance(action, Log):
+            self.log.log(action.level, action.message, *action.args)
+        elif isinstance(action, Admit):
+            await self._admit(action.start)
+        elif isinstance(action, StartTool):
+            self.tools.start(action.call)
+        elif isinstance(action, CancelTools):
+            self.tools.cancel(action.call_ids)
+        elif isinstance(action, Transfer):
+            await self._transfer(action)
+        elif isinstance(action, Hangup):
+            raise CallOver(action.outcome, action.reason)
+
+    async def _admit(self, start: wire.Start) -> None:
+        # Updated in place: the link and everything else holding this adapter follow.
+        self._log_ids.update(call_sid=start.call_sid, stream_sid=start.stream_sid)
+        refusal = self._options.admit(start) if self._options.admit else None
+        await self._perform_all(self.core.admission(refusal, self._clock()))
+        if self.core.phase is Phase.IN_CALL and self._group is not None:
+            self._group.create_task(self._agent_pump(), name=AGENT_PUMP)
+
+    async def _transfer(self, transfer: Transfer) -> None:
+        """The notice was heard: dial the target through Twilio's REST API (and tell the
+        switchboard, so the <Connect action> dials it if the REST call fails)."""
+        if self._options.on_transfer is not None:
+            self._options.on_transfer(self.call_sid, transfer.number)
+        if self._control is None:
+            return
+        try:
+            await self._control.redirect(self.call_sid, transfer_twiml(transfer.number))
+            self.log.info(
+                "transferred to %s (%s) through Twilio's REST API", transfer.name, transfer.number
+            )
+        except CallControlError as error:
+            self.log.error("%s; dialling %s when the stream closes instead", error, transfer.name)
+
+    async def _finish(self, outcome: Outcome, reason: str) -> CallSummary:
+        tool_calls = self.tools.completed + self.tools.failed
+        summary, reports = self.core.finish(
+            outcome, reason, self._clock(), self.link.stats, tool_calls
+        )
+        for report in reports:
+            self._sinks.report(report)  # type: ignore[arg-type]
+        await self._sinks.close()  # records and recordings settled before the socket closes
+        stats, link = self.core.stats, self.link.stats
+        self.log.log(
+            logging.ERROR if outcome in APOLOGY_OUTCOMES else logging.INFO,
+            "call ended: %s (%s); %.1f s, %d agent turns, %d interruptions, %d malformed frames,"
+            " %d goAway switches, %d reconnects, %.0f ms caller audio dropped",
+            outcome.value,
+            reason,
+            summary.duration_s,
+            stats.agent_turns,
+            stats.interruptions,
+            stats.malformed_frames,
+            link.switches,
+            link.reconnects,
+            link.dropped_ms,
+        )
+        # Always close with a code (a no-op if the peer is gone); closing is also what
+        # makes Twilio request the <Connect action>, which plays the apology if needed.
+        await self._socket.close(CLOSE_CODES[outcome], close_reason(outcome, reason))
+        return summary
+
+    # the operator's controls, and the agent's built-in tools
+
+    async def operator_say(self, instruction: str) -> None:
+        """An operator's instruction, sent into the live session now."""
+        await self._perform_all(self.core.operator_say(instruction))
+
+    async def operator_transfer(self, target: str) -> str | None:
+        """Transfer as the built-in tool does; returns an error message, or None."""
+        problem, actions = self.core.operator_transfer(target, self._clock())
+        await self._perform_all(actions)
+        return problem
+
+    async def end_politely(self, reason: str) -> None:
+        """Have the agent say goodbye, then end the call once it was heard (or times out)."""
+        await self._perform_all(self.core.say_goodbye(reason, self._clock()))
+
+    async def _end_call_tool(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self.core.end_call_tool(args, self._clock())
+
+    async def _transfer_tool(self, args: dict[str, Any]) -> dict[str, Any]:
+        answer, actions = self.core.transfer_tool(args, self._clock())
+        await self._perform_all(actions)
+        return answer
+
+
+def _first(
+    group: BaseExceptionGroup[BaseException], kind: type[BaseException]
+) -> BaseException | None:
+    """The first exception of ``kind`` in a (nested) exception group."""
+    for error in group.exceptions:
+        found = _first(error, kind) if isinstance(error, BaseExceptionGroup) else error
+        if isinstance(found, kind):
+            return found
+    return None

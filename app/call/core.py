@@ -1,0 +1,384 @@
+"""One call's decisions, sans I/O: frames and agent events in, actions out, the clock
+passed in. The driver (:mod:`app.call.bridge`) pumps sockets through it.
+
+:class:`CallCore` composes the call's small machines: the inbound guard, the playback
+(the agent's turn state and what was heard), the transcript, the limits in time, and
+the polite ending. Fleet mode, dead-air recovery or an operator console each add one
+more machine here, or one more sink for its reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from app import twilio_wire as wire
+from app.audio import InboundConverter, is_speech, ulaw_to_pcm16
+from app.call.actions import (
+    Action,
+    Admit,
+    CallBegan,
+    CallEnded,
+    CallerAudio,
+    CancelTools,
+    Hangup,
+    Log,
+    Measure,
+    Measured,
+    SendAudio,
+    SendText,
+    SessionSwitched,
+    StartTool,
+    ToCaller,
+    Transfer,
+    info,
+)
+from app.call.ending import Departure, Ending
+from app.call.guard import Dropped, GuardPolicy, InboundGuard, Violation
+from app.call.limits import CallLimits, Limit, LimitPolicy
+from app.call.outcome import Outcome
+from app.call.playback import Playback, Speech
+from app.call.record import CallEnd, CallStart, CallStats, CallSummary
+from app.call.transcript import Transcript
+from app.events import (
+    AgentAudio,
+    AgentEvent,
+    Interrupted,
+    ToolCall,
+    ToolCallCancelled,
+    TurnComplete,
+    Usage,
+)
+from app.events import Transcript as Heard
+from app.link import LinkStats
+from app.link import SessionSwitched as Switched
+from app.onset import OnsetDetector
+
+ULAW_BYTES_PER_MS = 8
+
+
+@dataclass(frozen=True)
+class CoreOptions:
+    greeting: str = ""
+    outbound_greeting: str = ""
+    start_timeout_s: float = 10.0
+    guard: GuardPolicy = field(default_factory=GuardPolicy)
+    limits: LimitPolicy = field(default_factory=LimitPolicy)
+    goodbye_instruction: str = "Say a short goodbye."
+    idle_instruction: str = "Ask if the caller is still there."
+    goodbye_grace_s: float = 15.0  # longest wait for the goodbye to be heard
+    transfer_targets: Mapping[str, str] = field(default_factory=dict)
+    forward_dtmf: bool = True
+    fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
+    record_audio: bool = False  # report the call's audio (for a recording)
+    live_transcripts: bool = False  # transcripts down the media stream (the softphone)
+
+
+class Phase(Enum):
+    AWAITING_START = "awaiting start"
+    ADMITTING = "admitting"  # a start arrived; the switchboard decides
+    IN_CALL = "in call"
+
+
+class CallCore:
+    def __init__(self, options: CoreOptions, now: float) -> None:
+        self._options = options
+        self._began = now
+        self.phase = Phase.AWAITING_START
+        self.start: wire.Start | None = None
+        self.stats = CallStats()
+        self.guard = InboundGuard(options.guard, self.stats)
+        self.limits = CallLimits(options.limits, now)
+        self.ending = Ending(options.goodbye_grace_s)
+        self.transcript = Transcript()
+        self.playback = Playback("", self.stats, track_peaks=False, record=False)
+        self._inbound = InboundConverter()
+        self._onset = OnsetDetector() if options.fast_barge_in else None
+        self._caller_spoke_at: float | None = None  # last caller speech since the agent spoke
+
+    @property
+    def call_sid(self) -> str:
+        return self.start.call_sid if self.start else ""
+
+    @property
+    def stream_sid(self) -> str:
+        return self.start.stream_sid if self.start else ""
+
+    # the media socket
+
+    def receive(self, frame: str | bytes, now: float) -> list[Action]:
+        sorted_ = self.guard.sort(frame, now)
+        if isinstance(sorted_, Violation):
+            return [Hangup(Outcome.PROTOCOL_VIOLATION, sorted_.reason)]
+        if isinstance(sorted_, Dropped):
+            return [Log(logging.WARNING, sorted_.note)] if sorted_.note else []
+        if self.phase is Phase.AWAITING_START:
+            if isinstance(sorted_, wire.Start):
+                self.start, self.phase = sorted_, Phase.ADMITTING
+                self.guard.stream_sid = sorted_.stream_sid
+                return [Admit(sorted_)]
+            return [Hangup(Outcome.NO_START, "stream stopped before it started")]
+        if isinstance(sorted_, wire.Media):
+            return self._caller_audio(sorted_.payload, now)
+        if isinstance(sorted_, wire.Mark):
+            self.playback.mark(sorted_.name)
+            if not self.transcript.settling:
+                return []
+            return self.transcript.settle(self.playback.ledger, call_over=False)
+        if isinstance(sorted_, wire.Dtmf):
+            return self._key(sorted_.digit)
+        return [Hangup(Outcome.COMPLETED, "caller hung up")]  # stop
+
+    def socket_closed(self, code: int | None) -> Hangup:
+        reason = f"media socket closed (code {code})"
+        if self.phase is Phase.AWAITING_START:
+            return Hangup(Outcome.NO_START, reason)
+        return Hangup(Outcome.COMPLETED, reason)
+
+    def admission(self, refusal: str | None, now: float) -> list[Action]:
+        """The switchboard's answer to :class:`Admit`: a refusal, or None to go on."""
+        assert self.start is not None and self.phase is Phase.ADMITTING
+        caller = self.start.custom_parameters.get("from", "unknown")
+        actions: list[Action] = [info("stream started (caller %r)", caller)]
+        if refusal is not None:
+            return [*actions, Hangup(Outcome.REFUSED, refusal)]
+        self.phase = Phase.IN_CALL
+        self.limits.admitted(now)
+        options = self._options
+        self.playback = Playback(
+            self.stream_sid,
+            self.stats,
+            track_peaks=self._onset is not None,
+            record=options.record_audio,
+        )
+        params = self.start.custom_parameters
+        direction = params.get("direction", "inbound")
+        start = CallStart(
+            self.call_sid, self.stream_sid, params.get("from"), params.get("to"), direction
+        )
+        actions.append(CallBegan(start))
+        greeting = options.outbound_greeting if direction == "outbound" else options.greeting
+        if greeting:
+            actions.append(SendText(greeting))  # the link sends it once connected
+        return actions
+
+    def _caller_audio(self, ulaw: bytes, now: float) -> list[Action]:
+        self.stats.frames_in += 1
+        self.stats.caller_audio_ms += len(ulaw) / ULAW_BYTES_PER_MS
+        pcm = self._inbound.convert(ulaw)
+        actions: list[Action] = [CallerAudio(ulaw)] if self._options.record_audio else []
+        if self._onset is not None:
+            actions.extend(self._watch_for_onset(ulaw))
+        speech = is_speech(pcm)
+        self.limits.caller_audio(now, speech=speech)
+        if speech:
+            self._caller_spoke_at = now
+        actions.append(SendAudio(pcm))
+        return actions
+
+    def _watch_for_onset(self, ulaw: bytes) -> list[Action]:
+        assert self._onset is not None
+        playback = self.playback
+        audible = playback.audible and playback.state is not Speech.MUTED
+        caller = np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2").astype(np.float64)
+        echo_level = playback.peak_dbfs if audible else None
+        if not (self._onset.feed(caller, echo_level) and audible):
+            return []
+        cut, actions = playback.barge_in()
+        message = "fast barge-in: caller speech detected; playback of turn %d stopped after %.0f ms"
+        actions.append(info(message, playback.turn, cut.heard_ms if cut else 0))
+        return actions
+
+    def _key(self, digit: str) -> list[Action]:
+        actions: list[Action] = [info("caller pressed %s", digit)]
+        if self._options.forward_dtmf:
+            actions.append(SendText(f"The caller pressed {digit} on their phone's keypad."))
+        return actions
+
+    # the agent
+
+    def agent(self, event: AgentEvent | Switched, now: float) -> list[Action]:
+        if isinstance(event, AgentAudio):
+            return self._play(event.pcm, now)
+        if isinstance(event, Interrupted):
+            return self._interrupted()
+        if isinstance(event, TurnComplete):
+            self.ending.turn_completed()
+            return self._end_turn()
+        if isinstance(event, Heard):
+            self.transcript.heard(event.speaker, event.text)
+            if not self._options.live_transcripts:
+                return []
+            text = wire.transcript_message(self.stream_sid, event.speaker, event.text)
+            return [ToCaller(text)]
+        if isinstance(event, Switched):
+            return self._switched(event)
+        if isinstance(event, ToolCall):
+            return [StartTool(event)]
+        if isinstance(event, ToolCallCancelled):
+            return [CancelTools(event.call_ids)]
+        if isinstance(event, Usage):
+            self.stats.tokens += event.total_tokens
+            return [Measured(Measure.TOKENS, event.total_tokens)]
+        return []  # resumption handles and goAway are the link's; the rest is not ours
+
+    def _play(self, pcm24k: bytes, now: float) -> list[Action]:
+        began, sent = self.playback.audio(pcm24k)
+        if not began:
+            return sent
+        actions: list[Action] = []
+        if self._caller_spoke_at is not None:
+            actions.append(Measured(Measure.TURN_LATENCY, now - self._caller_spoke_at))
+            self._caller_spoke_at = None
+        return actions + self.transcript.caller_turn() + sent
+
+    def _interrupted(self) -> list[Action]:
+        cut, actions = self.playback.interrupted()
+        if cut is None:
+            return actions
+        message = "agent turn %d interrupted: caller heard %.0f of %.0f ms sent: %r"
+        text = self.transcript.agent_text
+        actions.append(info(message, cut.turn, cut.heard_ms, cut.sent_ms, text))
+        return actions + self.transcript.agent_turn(cut, interrupted=True)
+
+    def _end_turn(self) -> list[Action]:
+        playback = self.playback
+        actions = playback.completed()
+        if self._options.live_transcripts:
+            actions.append(ToCaller(wire.turn_complete_message(self.stream_sid)))
+        actions += self.transcript.caller_turn()
+        text = self.transcript.agent_text
+        if text:
+            turn = playback.ledger.turn(playback.turn)
+            actions.append(info("agent turn %d (%.0f ms): %r", playback.turn, turn.sent_ms, text))
+            actions += self.transcript.agent_turn(turn, interrupted=False)
+        return actions
+
+    def _switched(self, event: Switched) -> list[Action]:
+        actions: list[Action] = [SessionSwitched(event.reason)]
+        if self.playback.state is not Speech.SILENT:
+            # The reply was cut by the loss; what was sent still plays. End the turn so
+            # the next reply starts clean (it is not a turn the model completed).
+            actions.append(info("agent turn %d cut short by the session loss", self.playback.turn))
+            actions += self._end_turn()
+        message = "on a new session (%s) after %.0f ms and %d attempt(s); resumed with %s"
+        handle = "the latest handle" if event.handle else "no handle (fresh context)"
+        actions.append(info(message, event.reason, event.gap_ms, event.attempts, handle))
+        return actions
+
+    # time
+
+    def tick(self, now: float) -> list[Action]:
+        if self.phase is Phase.AWAITING_START:
+            if now - self._began >= self._options.start_timeout_s:
+                return [Hangup(Outcome.NO_START, "no start message in time")]
+            return []
+        if self.phase is not Phase.IN_CALL:
+            return []
+        if self.limits.no_audio(now):
+            seconds = self._options.limits.first_audio_timeout_s
+            reason = f"no audio within {seconds:g} s of the start"
+            return [Hangup(Outcome.PROTOCOL_VIOLATION, reason)]
+        playback = self.playback
+        if self.ending.ending:
+            replying = playback.state is not Speech.SILENT
+            departure = self.ending.due(now, replying=replying, audible=playback.audible)
+            return self._leave(departure) if departure else []
+        limit = self.limits.tick(now, audible=playback.audible)
+        if limit is Limit.ASK:
+            seconds = self._options.limits.idle_timeout_s
+            return [
+                info("caller silent for %.0f s: asking if they are still there", seconds),
+                SendText(self._options.idle_instruction),
+            ]
+        if limit is not None:
+            return self.say_goodbye(limit.value, now)
+        return []
+
+    @staticmethod
+    def _leave(departure: Departure) -> list[Action]:
+        actions: list[Action] = []
+        if departure.transfer is not None:
+            actions.append(Transfer(*departure.transfer))
+        return [*actions, Hangup(Outcome.COMPLETED, departure.reason)]
+
+    # ending: the operator's, the agent's built-in tools, shutdown
+
+    def say_goodbye(self, reason: str, now: float) -> list[Action]:
+        """Have the agent say goodbye, then end the call once it was heard."""
+        if self.phase is not Phase.IN_CALL or not self.ending.begin(reason, now):
+            return []
+        return [
+            info("ending the call (%s): asking the agent to say goodbye", reason),
+            SendText(self._options.goodbye_instruction),
+        ]
+
+    def end_call_tool(self, args: dict[str, Any], now: float) -> dict[str, Any]:
+        reason = str(args.get("reason") or "the agent ended the call")
+        self.ending.begin(f"end_call: {reason}", now)
+        return {
+            "result": "The call ends once your goodbye has been heard."
+            " Say a short goodbye now if you have not yet."
+        }
+
+    def transfer_tool(
+        self, args: dict[str, Any], now: float
+    ) -> tuple[dict[str, Any], list[Action]]:
+        name = str(args.get("target", ""))
+        number = self._options.transfer_targets.get(name)
+        if number is None:
+            known = ", ".join(self._options.transfer_targets)
+            return {"error": {"type": "unknown_target", "message": f"choose one of: {known}"}}, []
+        self.ending.transfer_to(name, number, now)
+        log = info("transfer to %s requested; connecting after the notice is heard", name)
+        answer = (
+            f"Tell the caller in one short sentence that you are connecting them to {name} now."
+        )
+        return {"result": answer}, [log]
+
+    def operator_transfer(self, target: str, now: float) -> tuple[str | None, list[Action]]:
+        """Transfer as the built-in tool does; (a problem to report, or None; actions)."""
+        answer, actions = self.transfer_tool({"target": target}, now)
+        if "error" in answer:
+            return str(answer["error"]["message"]), actions
+        return None, [*actions, SendText(str(answer["result"]))]
+
+    @staticmethod
+    def operator_say(instruction: str) -> list[Action]:
+        return [info("operator instruction: %r", instruction), SendText(instruction)]
+
+    # the end
+
+    def finish(
+        self, outcome: Outcome, reason: str, now: float, link: LinkStats, tool_calls: int
+    ) -> tuple[CallSummary, list[Action]]:
+        actions = self.transcript.settle(self.playback.ledger, call_over=True)
+        duration = now - self._began
+        end = CallEnd(
+            self.call_sid,
+            duration,
+            outcome,
+            reason,
+            reconnects=link.reconnects,
+            switches=link.switches,
+            tokens=self.stats.tokens,
+            interruptions=self.stats.interruptions,
+            tool_calls=tool_calls,
+        )
+        actions.append(CallEnded(end, admitted=self.phase is Phase.IN_CALL))
+        summary = CallSummary(
+            self.call_sid,
+            self.stream_sid,
+            outcome,
+            reason,
+            duration,
+            self.stats,
+            self.transcript.turns,
+            link,
+        )
+        return summary, actions

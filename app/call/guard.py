@@ -1,0 +1,91 @@
+"""The inbound guard: every frame from the media socket, sorted before the call acts on
+it. Pure: the clock is passed in.
+
+A frame is one of the call's events (a ``start`` before the call, then ``media``,
+``mark``, ``dtmf``, ``stop``), or :class:`Dropped` (malformed, unknown, or not the
+call's: counted, and the first few malformed ones noted for the log), or a
+:class:`Violation` (a flood, or too many malformed frames) that ends the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app import twilio_wire as wire
+from app.call.record import CallStats
+from app.limits import TokenBucket
+
+INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})  # media, and dtmf's name for it
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    max_malformed: int = 100
+    max_messages_per_s: float = 250.0  # sustained; bursts of twice that
+    log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A frame the call does not act on; ``note`` is what to log about it, if anything."""
+
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    reason: str
+
+
+Sorted = wire.Start | wire.Media | wire.Mark | wire.Dtmf | wire.Stop | Dropped | Violation
+SILENT = Dropped()
+
+
+class InboundGuard:
+    def __init__(self, policy: GuardPolicy, stats: CallStats) -> None:
+        self._policy = policy
+        self._stats = stats
+        rate = policy.max_messages_per_s
+        self._budget = TokenBucket(rate=rate, burst=2 * rate)
+        self.stream_sid: str | None = None  # set once the call's `start` is taken
+
+    def sort(self, frame: str | bytes, now: float) -> Sorted:
+        if not self._budget.allow(now):
+            return Violation("message flood")
+        try:
+            event = wire.parse(frame)
+        except wire.ProtocolError as error:
+            return self._malformed(error.reason)
+        if self.stream_sid is None:
+            return self._before_start(event)
+        if isinstance(event, wire.Media):
+            wrong = event.stream_sid != self.stream_sid or event.track not in INBOUND_TRACKS
+            if wrong or not event.payload:
+                return self._ignored()
+            return event
+        if isinstance(event, (wire.Mark, wire.Stop)):
+            return event
+        if isinstance(event, wire.Dtmf) and len(event.digit) == 1 and event.digit in DTMF_DIGITS:
+            return event
+        return self._ignored()  # unknown events, `connected` again, a second `start`
+
+    def _before_start(self, event: wire.TwilioEvent | None) -> Sorted:
+        if isinstance(event, (wire.Start, wire.Stop)):
+            return event
+        if isinstance(event, wire.Connected):
+            return SILENT
+        return self._ignored()  # unknown events, and media, marks or keys before `start`
+
+    def _ignored(self) -> Dropped:
+        self._stats.ignored_frames += 1
+        return SILENT
+
+    def _malformed(self, reason: str) -> Dropped | Violation:
+        self._stats.malformed_frames += 1
+        count = self._stats.malformed_frames
+        if count > self._policy.max_malformed:
+            return Violation(f"{count} malformed messages")
+        if count <= self._policy.log_malformed_first or count % 100 == 0:
+            return Dropped(f"ignored malformed Twilio frame #{count}: {reason!r}")
+        return SILENT
