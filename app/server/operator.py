@@ -7,6 +7,7 @@ answers 404 naming the process, never a silent success.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -62,7 +63,8 @@ async def list_calls(request: Request) -> Response:
     last = query_int(request, "last", default=50, low=1, high=1000)
     if records is None:
         return error_response("call records are off (CALL_RECORDS_PATH)", 404)
-    return JSONResponse({"calls": records.recent(last)})
+    # Off the loop: the disk writer may be holding the database for a moment.
+    return JSONResponse({"calls": await asyncio.to_thread(records.recent, last)})
 
 
 async def get_call(request: Request) -> Response:
@@ -70,7 +72,7 @@ async def get_call(request: Request) -> Response:
     call_sid = call_sid_param(request)
     if records is None:
         return error_response("call records are off (CALL_RECORDS_PATH)", 404)
-    record = records.get(call_sid)
+    record = await asyncio.to_thread(records.get, call_sid)
     if record is None:
         return error_response(f"no record of call {call_sid}", 404)
     return JSONResponse(record)
