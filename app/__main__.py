@@ -8,7 +8,7 @@ python -m app configure-number +1555…  point a Twilio number's webhooks at PUB
 
 from __future__ import annotations
 
-from app.cli import main
+from app.ops.cli import main
 
 if __name__ == "__main__":
     main()

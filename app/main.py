@@ -6,10 +6,10 @@ import sys
 
 from starlette.applications import Starlette
 
+from app.errors import ConfigError, ToolDefinitionError
 from app.logs import configure_logging
 from app.server.app import create_app
-from app.settings import ConfigError, load_settings
-from app.tools import ToolDefinitionError
+from app.settings import load_settings
 
 
 def build() -> Starlette:

@@ -30,7 +30,7 @@ import numpy as np
 import scipy.signal
 import soxr
 
-from app.audio import (
+from app.audio.convert import (
     DOWNSAMPLE_FILTER,
     UPSAMPLE_FILTER,
     InboundConverter,

@@ -23,7 +23,7 @@ import numpy as np
 from google import genai
 from google.genai import types
 
-from app.gemini_wire import INPUT_MIME, audio_message, model_audio
+from app.agent.gemini.wire import INPUT_MIME, audio_message, model_audio
 
 RUNS, MESSAGES = 7, 2000
 

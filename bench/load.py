@@ -37,8 +37,9 @@ import httpx
 import numpy as np
 import websockets
 
-from app.audio import pcm16_to_ulaw
-from app.twilio_emulator import STREAM, TwilioEmulator, build_capture
+from app.audio.convert import pcm16_to_ulaw
+from app.telephony.captures import STREAM, build_capture
+from app.telephony.emulator import TwilioEmulator
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, standin_env
 from tests.support.signals import to_pcm16

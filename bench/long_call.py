@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.audio import InboundConverter, pcm16_to_ulaw
-from app.twilio_emulator import CALL, TwilioEmulator, build_capture
+from app.audio.convert import InboundConverter, pcm16_to_ulaw
+from app.telephony.captures import CALL, build_capture
+from app.telephony.emulator import TwilioEmulator
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, serve_app, settings_for
 from tests.support.signals import to_pcm16

@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app import twilio_wire as wire
+from app.agent.events import ToolCall
 from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Turn
-from app.events import ToolCall
+from app.telephony import wire
 
 # actions: the driver performs them, in order
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app import twilio_wire as wire
+from app.agent.link import AgentLink
+from app.agent.link_state import LinkPolicy
 from app.call.actions import (
     REPORTS,
     Action,
@@ -35,16 +36,16 @@ from app.call.actions import (
     Transfer,
 )
 from app.call.core import CallCore, CoreOptions, Phase
+from app.call.ledger import PlaybackLedger
 from app.call.outcome import APOLOGY_OUTCOMES, CLOSE_CODES, Outcome, close_reason
+from app.call.ports import AgentConnector, CallControl, MediaSocket
 from app.call.record import CallStats, CallSummary
 from app.call.sinks import CallSinks
-from app.events import AgentSessionError
-from app.ledger import PlaybackLedger
-from app.link import AgentLink, LinkPolicy
-from app.ports import AgentConnector, CallControl, CallControlError, MediaSocket, SocketClosed
-from app.toolcalls import Builtin, ToolCalls
+from app.errors import AgentSessionError, CallControlError, SocketClosed
+from app.telephony import wire
+from app.telephony.twiml import transfer_twiml
 from app.tools import END_CALL, TRANSFER_CALL, Tool
-from app.twiml import transfer_twiml
+from app.tools.calls import Builtin, ToolCalls
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from app import twilio_wire as wire
-from app.audio import InboundConverter, is_speech, ulaw_to_pcm16
+from app.agent.events import (
+    AgentAudio,
+    AgentEvent,
+    Interrupted,
+    ToolCall,
+    ToolCallCancelled,
+    TurnComplete,
+    Usage,
+)
+from app.agent.events import Transcript as Heard
+from app.agent.link import SessionSwitched as Switched
+from app.agent.link_state import LinkStats
+from app.audio.convert import InboundConverter, is_speech, ulaw_to_pcm16
+from app.audio.onset import OnsetDetector
 from app.call.actions import (
     Action,
     Admit,
@@ -45,19 +57,7 @@ from app.call.outcome import Outcome
 from app.call.playback import Playback, Speech
 from app.call.record import CallEnd, CallStart, CallStats, CallSummary
 from app.call.transcript import Transcript
-from app.events import (
-    AgentAudio,
-    AgentEvent,
-    Interrupted,
-    ToolCall,
-    ToolCallCancelled,
-    TurnComplete,
-    Usage,
-)
-from app.events import Transcript as Heard
-from app.link import LinkStats
-from app.link import SessionSwitched as Switched
-from app.onset import OnsetDetector
+from app.telephony import wire
 
 ULAW_BYTES_PER_MS = 8
 

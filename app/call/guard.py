@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app import twilio_wire as wire
+from app.call.budget import TokenBucket
 from app.call.record import CallStats
-from app.limits import TokenBucket
+from app.errors import ProtocolError
+from app.telephony import wire
 
 INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})  # media, and dtmf's name for it
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
@@ -55,7 +56,7 @@ class InboundGuard:
             return Violation("message flood")
         try:
             event = wire.parse(frame)
-        except wire.ProtocolError as error:
+        except ProtocolError as error:
             return self._malformed(error.reason)
         if self.stream_sid is None:
             return self._before_start(event)

@@ -13,12 +13,12 @@ from enum import Enum
 
 import numpy as np
 
-from app import twilio_wire as wire
-from app.audio import OutboundConverter, ulaw_to_pcm16
+from app.audio.convert import OutboundConverter, ulaw_to_pcm16
+from app.audio.onset import level_dbfs
 from app.call.actions import Action, AgentAudioSent, PlaybackCleared, ToCaller
+from app.call.ledger import PlaybackLedger, TurnPlayback
 from app.call.record import CallStats
-from app.ledger import PlaybackLedger, TurnPlayback
-from app.onset import level_dbfs
+from app.telephony import wire
 
 ULAW_BYTES_PER_MS = 8
 QUIET_DBFS = -120.0

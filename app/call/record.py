@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.agent.link_state import LinkStats
 from app.call.outcome import Outcome
-from app.link import LinkStats
 
 Speaker = Literal["caller", "agent"]
 

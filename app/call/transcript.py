@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.call.actions import Action, TurnHeard, TurnRecorded, info
+from app.call.ledger import PlaybackLedger, TurnPlayback
 from app.call.record import Speaker, Turn
-from app.ledger import PlaybackLedger, TurnPlayback
 
 
 class Transcript:

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from app.ports import AgentConnector
+from app.call.ports import AgentConnector
+from app.errors import BadRequest, CallNotHere
 from app.server import health, media, operator, softphone, webhooks
 from app.server.body_limit import BodyLimit
-from app.server.inputs import BadRequest, bad_request
+from app.server.inputs import bad_request
 from app.server.services import Services, build_services
 from app.settings import Settings
 
@@ -37,7 +38,7 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         middleware=[Middleware(BodyLimit)],
         lifespan=lifespan,
         exception_handlers={
-            operator.CallNotHere: operator.not_here,
+            CallNotHere: operator.not_here,
             BadRequest: bad_request,
         },
     )

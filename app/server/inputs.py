@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
-from app.sids import is_call_sid
+from app.errors import BadRequest
+from app.telephony.sids import is_call_sid
 
 if TYPE_CHECKING:
     from app.server.services import Services
@@ -24,15 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII only: int() would also take "٣" or "５"
-
-
-class BadRequest(Exception):
-    """Input the route cannot use; ``message`` says what is wrong and what to send."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 async def bad_request(request: Request, error: Exception) -> Response:

@@ -9,10 +9,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.call.bridge import BridgeOptions, CallBridge
-from app.ports import SocketClosed
-from app.security import POLICY_VIOLATION
+from app.errors import SocketClosed
 from app.server.inputs import services_of
 from app.server.paths import STREAM_PATH
+from app.telephony.signatures import POLICY_VIOLATION
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ WS_MAX_SIZE = 64 * 1024  # Twilio frames are ~400 bytes; a larger one is closed 
 
 
 class StarletteMediaSocket:
-    """Starlette's WebSocket as the bridge's :class:`~app.ports.MediaSocket`."""
+    """Starlette's WebSocket as the bridge's :class:`~app.call.ports.MediaSocket`."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket

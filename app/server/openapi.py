@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import sids
 from app.server.softphone import ASSETS
+from app.telephony import sids
 
 JSON = "application/json"
 Schema = dict[str, Any]

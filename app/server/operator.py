@@ -18,10 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.call.bridge import CallBridge
-from app.outbound import OutboundNotConfigured, check_outbound, place_call
-from app.security import bearer_matches
+from app.errors import CallNotHere, NotAPhoneNumber, OutboundNotConfigured
 from app.server.inputs import (
-    BadRequest,
     call_sid_param,
     error_response,
     failed_token,
@@ -32,7 +30,9 @@ from app.server.inputs import (
     text_field,
     throttled,
 )
-from app.twilio_rest import TwilioRestError
+from app.telephony.outbound import check_outbound, place_call
+from app.telephony.rest import TwilioRestError
+from app.telephony.signatures import bearer_matches
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ async def create_call(request: Request) -> Response:
     assert services.rest is not None  # opened at startup whenever the settings allow
     try:
         placed = await place_call(services.settings, services.rest, to)
-    except ValueError as bad:
+    except NotAPhoneNumber as bad:
         return error_response(str(bad), 400)
     except TwilioRestError as error:
         log.error("placing a call to %r failed: %s", to, error)
@@ -106,15 +106,6 @@ def call_in_progress(request: Request) -> CallBridge:
     if bridge is None:
         raise CallNotHere(call_sid)
     return bridge
-
-
-class CallNotHere(BadRequest):
-    def __init__(self, call_sid: str) -> None:
-        super().__init__(
-            f"call {call_sid} is not in progress on this server process"
-            " (it has ended, never existed, or is held by another process)",
-            404,
-        )
 
 
 async def not_here(request: Request, error: Exception) -> Response:

@@ -11,9 +11,10 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from app.errors import ConfigError
 from app.server.media import WS_MAX_SIZE
 from app.server.switchboard import Switchboard
-from app.settings import ConfigError, Settings
+from app.settings import Settings
 
 
 class DrainingServer(uvicorn.Server):

@@ -22,27 +22,28 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.agent.echo import EchoConnector
+from app.agent.link_state import LinkPolicy
 from app.call.bridge import BridgeOptions
 from app.call.core import CoreOptions
 from app.call.guard import GuardPolicy
 from app.call.limits import LimitPolicy
+from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
-from app.echo import EchoConnector
-from app.limits import FailureThrottle
-from app.link import LinkPolicy
-from app.outbound import rest_client
-from app.ports import AgentConnector
-from app.security import SignatureChecker
+from app.errors import ConfigError, RecordingsUnusable
 from app.server.softphone_access import SoftphoneAccess
 from app.server.switchboard import Switchboard
-from app.settings import ConfigError, Settings
+from app.server.throttle import FailureThrottle
+from app.settings import Settings
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
-from app.sinks.recording import RecordingSink, RecordingsUnusable, check_recordings_dir
+from app.sinks.recording import RecordingSink, check_recordings_dir
 from app.sinks.records import CallRecords, RecordsSink
 from app.sinks.writer import DiskWriter
-from app.stream_token import StreamTokens
+from app.telephony.outbound import rest_client
+from app.telephony.rest import TwilioRest
+from app.telephony.signatures import SignatureChecker
+from app.telephony.stream_tokens import StreamTokens
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
-from app.twilio_rest import TwilioRest
 
 
 @dataclass
@@ -142,7 +143,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
 def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnector:
     if settings.agent == "echo":
         return EchoConnector()
-    from app.gemini import GeminiConnector  # the SDK is imported only when it is used
+    from app.agent.gemini.session import GeminiConnector  # the SDK is imported only when it is used
 
     return GeminiConnector(settings, tools)  # loads Vertex AI credentials now, not mid-call
 

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from app.security import POLICY_VIOLATION, token_matches
+from app.errors import CallRefused
 from app.server.inputs import (
     client_address,
     failed_token,
@@ -34,7 +34,8 @@ from app.server.inputs import (
 )
 from app.server.media import run_call
 from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess, host_name
-from app.server.switchboard import STREAM_TOKEN_PARAMETER, CallRefused
+from app.server.switchboard import STREAM_TOKEN_PARAMETER
+from app.telephony.signatures import POLICY_VIOLATION, token_matches
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from app.security import bearer_matches
+from app.telephony.signatures import bearer_matches
 
 COOKIE = "softphone"
 COOKIE_SECONDS = 12 * 3600

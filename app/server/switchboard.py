@@ -8,24 +8,17 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from app import twilio_wire as wire
 from app.call.bridge import CallBridge
 from app.call.outcome import APOLOGY_OUTCOMES
 from app.call.record import CallSummary
-from app.sids import is_softphone
-from app.stream_token import StreamTokens, TokenRejected
+from app.errors import CallRefused, TokenRejected
+from app.telephony import wire
+from app.telephony.sids import is_softphone
+from app.telephony.stream_tokens import StreamTokens
 
 log = logging.getLogger(__name__)
 
 STREAM_TOKEN_PARAMETER = "streamToken"
-
-
-class CallRefused(Exception):
-    """The webhook (or the softphone) may not connect this call; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

@@ -16,8 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from app import sids, twiml
-from app.security import websocket_url
+from app.errors import CallRefused
 from app.server.inputs import services_of
 from app.server.paths import (
     CALL_ENDED_PATH,
@@ -26,7 +25,8 @@ from app.server.paths import (
     STREAM_PATH,
     STREAM_STATUS_PATH,
 )
-from app.server.switchboard import CallRefused
+from app.telephony import sids, twiml
+from app.telephony.signatures import websocket_url
 
 if TYPE_CHECKING:
     from app.server.services import Services

@@ -17,10 +17,11 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from app.audio import TWILIO_RATE, ulaw_to_pcm16
+from app.audio.convert import TWILIO_RATE, ulaw_to_pcm16
 from app.call.actions import AgentAudioSent, CallBegan, CallerAudio, PlaybackCleared, Report
-from app.sids import is_call_sid
+from app.errors import RecordingsUnusable
 from app.sinks.writer import DiskWriter, OnError
+from app.telephony.sids import is_call_sid
 
 MAX_LEGS = 100
 
@@ -125,10 +126,6 @@ def open_recording(directory: Path, call_sid: str) -> WavFile:
             continue
         return WavFile(path, file)
     raise FileExistsError(f"{MAX_LEGS} recordings of {call_sid} exist already")
-
-
-class RecordingsUnusable(Exception):
-    """The recordings directory cannot take files; the message says why."""
 
 
 def check_recordings_dir(directory: Path) -> None:

@@ -44,7 +44,10 @@ import httpx
 import numpy as np
 import pytest
 
-from app.twilio_emulator import MediaStream, TwilioEmulator, capture_ulaw
+from app.telephony.captures import capture_ulaw
+from app.telephony.emulator import TwilioEmulator
+from app.telephony.media_stream import MediaStream
+from tests.support.calls import QUESTION, REPLY
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.installed import (
     ARTIFACTS,
@@ -58,7 +61,6 @@ from tests.support.installed import (
 from tests.support.live_call import PhoneLine, Question, helpful_model, opening
 from tests.support.server import free_port, serve_asgi
 from tests.support.twilio_rest_standin import ACCOUNT_SID, TwilioRestStandIn
-from tests.test_call_e2e import QUESTION, REPLY
 
 QUESTION_ULAW = capture_ulaw(QUESTION)  # tests/fixtures/caller_question.json
 ANSWER = REPLY[:48000]  # one second of speech for each instruction
@@ -167,7 +169,7 @@ class Deployment:
             "TWILIO_API_BASE_URL": self.rest_base,
             "OPERATOR_TOKEN": self.operator_token,
             "TRANSFER_TARGETS": ",".join(f"{k}={v}" for k, v in TARGETS.items()),
-            "TOOL_MODULES": "app.example_tools, acme_phone_tools",
+            "TOOL_MODULES": "app.tools.examples, acme_phone_tools",
             "CALL_RECORDS_PATH": str(self.records_path),
             "RECORDINGS_DIR": str(self.recordings),
             "FAST_BARGE_IN": "true",

@@ -7,7 +7,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from app.events import AgentEvent, AgentSessionError
+from app.agent.events import AgentEvent
+from app.errors import AgentSessionError
 
 Script = Sequence[AgentEvent | Exception | float]  # a float: pause that many seconds
 

@@ -19,14 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from app.twilio_emulator import (
-    FRAME_BYTES,
-    FRAME_S,
-    TWILIO_SILENCE,
-    Frame,
-    MediaStream,
-    build_capture,
-)
+from app.telephony.captures import FRAME_BYTES, FRAME_S, TWILIO_SILENCE, Frame, build_capture
+from app.telephony.media_stream import MediaStream
 from tests.support.gemini_standin import ClientWentAway, Scenario, StandInConnection
 
 SPEECH_RMS = 300  # 16 kHz PCM windows louder than this hold speech (silence is ~0)

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.gemini_standin import GeminiStandIn
+from tests.support.server import free_port, standin_env
+
 
 @dataclass
 class AppProcess:
@@ -62,3 +65,26 @@ async def app_process(
                 await asyncio.to_thread(process.wait, 20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+async def start_server(
+    standin: GeminiStandIn, tmp_path: Path, **extra: str
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`python -m app` talking to ``standin``, signatures on; stop it yourself."""
+    port = free_port()
+    env = standin_env(standin, port, **extra)
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app"], cwd=tmp_path, env=env, stderr=log, stdout=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as http:
+        for _ in range(150):
+            try:
+                await http.get(base + "/healthz")
+                return process, base, log_path
+            except httpx.ConnectError:
+                await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("server did not start: " + log_path.read_text())

@@ -1,4 +1,4 @@
-"""Tools for the tests: one slow, one failing, one fine."""
+"""Tools for the tests: one slow, two failing, one fine."""
 
 from __future__ import annotations
 
@@ -41,4 +41,9 @@ async def add(a: int, b: int = 1, tags: list[str] | None = None) -> int:
     return a + b
 
 
-TOOLS = [slow_lookup, broken, add]
+async def shout(text: str) -> str:
+    """Repeat the text loudly (a bug in it raises TypeError)."""
+    return text + 1  # type: ignore[operator, no-any-return]  # the tool's own bug
+
+
+TOOLS = [slow_lookup, broken, add, shout]

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.twilio_emulator import ACCOUNT
+from app.telephony.captures import ACCOUNT
 
 ACCOUNT_SID = ACCOUNT  # the account the Twilio emulator speaks for
 PREFIX = "/2010-04-01/Accounts/{account}"

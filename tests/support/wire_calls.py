@@ -10,11 +10,13 @@ from typing import Any
 
 from google import genai
 
-from app.audio import OutboundConverter
-from app.events import AgentEvent
-from app.gemini import translate
+from app.agent.events import AgentEvent
+from app.agent.gemini.session import translate
+from app.audio.convert import OutboundConverter
 from app.settings import Settings
-from app.twilio_emulator import MediaStream, TwilioEmulator, load_capture
+from app.telephony.captures import load_capture
+from app.telephony.emulator import TwilioEmulator
+from app.telephony.media_stream import MediaStream
 from bench.gemini_wire import LoopbackSocket
 from tests.conftest import FIXTURES
 from tests.support import gemini_standin

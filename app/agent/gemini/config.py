@@ -1,0 +1,153 @@
+"""The live session's configuration and the SDK client, built from the settings.
+
+With :mod:`app.agent.gemini.session`, this package is all of the project that imports
+``google-genai`` (its import test says so); nothing else sees an SDK object.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+import google.auth
+import google.auth.credentials
+import google.auth.exceptions
+import google.oauth2.credentials
+from google import genai
+from google.genai import types
+from google.oauth2 import service_account
+
+from app.errors import ConfigError
+from app.settings import Settings
+from app.tools import Tool
+
+
+def _sensitivity(kind: str, value: str | None) -> str | None:
+    return f"{kind}_SENSITIVITY_{value}" if value else None
+
+
+def function_declarations(tools: Sequence[Tool]) -> list[types.Tool] | None:
+    if not tools:
+        return None
+    declarations = [
+        types.FunctionDeclaration(
+            name=t.name,
+            description=t.description,
+            parameters_json_schema=t.parameters,
+            behavior=types.Behavior.NON_BLOCKING if t.non_blocking else None,
+        )
+        for t in tools
+    ]
+    return [types.Tool(function_declarations=declarations)]
+
+
+def live_config(
+    settings: Settings, *, resume_handle: str | None = None, tools: Sequence[Tool] = ()
+) -> types.LiveConnectConfig:
+    """The session configuration for one call."""
+    speech = None
+    if settings.gemini_voice or settings.gemini_language:
+        speech = types.SpeechConfig(
+            voice_config=types.VoiceConfig(
+                prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=settings.gemini_voice)
+            )
+            if settings.gemini_voice
+            else None,
+            language_code=settings.gemini_language,
+        )
+    detection = types.AutomaticActivityDetection(
+        start_of_speech_sensitivity=_sensitivity("START", settings.vad_start_sensitivity),  # type: ignore[arg-type]
+        end_of_speech_sensitivity=_sensitivity("END", settings.vad_end_sensitivity),  # type: ignore[arg-type]
+        prefix_padding_ms=settings.vad_prefix_padding_ms,
+        silence_duration_ms=settings.vad_silence_duration_ms,
+    )
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        system_instruction=types.Content(
+            role="system", parts=[types.Part(text=settings.instruction_text)]
+        ),
+        speech_config=speech,
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+        realtime_input_config=types.RealtimeInputConfig(automatic_activity_detection=detection),
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+        max_output_tokens=settings.max_output_tokens,
+        enable_affective_dialog=settings.affective_dialog,
+        proactivity=types.ProactivityConfig(proactive_audio=settings.proactive_audio)
+        if settings.proactive_audio is not None
+        else None,
+        thinking_config=types.ThinkingConfig(thinking_budget=settings.thinking_budget)
+        if settings.thinking_budget is not None
+        else None,
+        session_resumption=types.SessionResumptionConfig(handle=resume_handle),
+        tools=function_declarations(tools),  # type: ignore[arg-type]
+        context_window_compression=types.ContextWindowCompressionConfig(
+            sliding_window=types.SlidingWindow()
+        ),
+    )
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.ssl_cert_file is None:
+        return None
+    return ssl.create_default_context(cafile=str(settings.ssl_cert_file))
+
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def vertex_credentials(settings: Settings) -> google.auth.credentials.Credentials:
+    """A service account (or other) key file when named, else application default
+    credentials. The token itself is fetched, and refreshed, by google-auth."""
+    try:
+        path = settings.google_application_credentials
+        if path is not None:
+            info = json.loads(path.read_text(encoding="utf-8"))
+            if info.get("type") == "service_account":
+                credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+                    info, scopes=[CLOUD_PLATFORM_SCOPE]
+                )
+            else:  # authorized_user (checked by the settings)
+                credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+                    info, scopes=[CLOUD_PLATFORM_SCOPE]
+                )
+        else:
+            credentials, _ = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    except (google.auth.exceptions.DefaultCredentialsError, ValueError) as error:
+        raise ConfigError(
+            f"Vertex AI needs credentials ({error}): set GOOGLE_APPLICATION_CREDENTIALS to a"
+            " service account key file, or run `gcloud auth application-default login`."
+        ) from None
+    result: google.auth.credentials.Credentials = credentials
+    return result
+
+
+def make_client(settings: Settings) -> genai.Client:
+    ctx = _ssl_context(settings)
+    # No permessage-deflate on the live socket: base64 audio barely compresses and
+    # deflating every frame cost more CPU than converting it (measured by bench.load).
+    # The SDK passes these arguments on to websockets' connect().
+    socket_args: dict[str, Any] = {"compression": None}
+    if ctx is not None:
+        socket_args["ssl"] = ctx
+    options = types.HttpOptions(
+        api_version=settings.api_version,
+        base_url=settings.gemini_base_url,
+        async_client_args=socket_args,
+    )
+    api_key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
+    if not settings.vertex:
+        return genai.Client(api_key=api_key, http_options=options)
+    if settings.vertex_express:
+        return genai.Client(vertexai=True, api_key=api_key, http_options=options)
+    return genai.Client(
+        vertexai=True,
+        project=settings.google_cloud_project,
+        location=settings.google_cloud_location,
+        credentials=vertex_credentials(settings),
+        http_options=options,
+    )

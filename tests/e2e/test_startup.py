@@ -1,0 +1,175 @@
+"""Startup refuses settings that cannot work, with one sentence, the same way in
+``python -m app check`` and ``python -m app`` (real processes, real files)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, process_env
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_app(cwd: Path, env: dict[str, str], *args: str, timeout: float = 60) -> Ran:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return Ran(process.returncode or 0, out.decode(), err.decode())
+
+
+def base_env(tmp: Path, **values: str) -> dict[str, str]:
+    """Production-shaped, echo agent (no Gemini needed), everything in ``tmp``."""
+    return process_env(
+        AGENT="echo",
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        PUBLIC_URL=PUBLIC_URL,
+        CALL_RECORDS_PATH=str(tmp / "calls.sqlite3"),
+        HOME=str(tmp),
+        NO_GCE_CHECK="true",
+        **values,
+    )
+
+
+def not_a_directory(tmp: Path) -> dict[str, str]:
+    (tmp / "a-file").write_text("x")
+    return {"RECORDINGS_DIR": str(tmp / "a-file" / "recordings")}
+
+
+def not_utf8(tmp: Path) -> dict[str, str]:
+    (tmp / "prompt.txt").write_bytes("Vous êtes l'assistant.".encode("latin-1"))
+    return {"SYSTEM_INSTRUCTION_FILE": str(tmp / "prompt.txt")}
+
+
+def not_a_database(tmp: Path) -> dict[str, str]:
+    (tmp / "records.db").write_bytes(b"this is not SQLite, it is a text file" * 100)
+    return {"CALL_RECORDS_PATH": str(tmp / "records.db")}
+
+
+def broken_tool_module(tmp: Path) -> dict[str, str]:
+    (tmp / "tools_pkg").mkdir()
+    (tmp / "tools_pkg" / "broken_tools.py").write_text("async def lookup(:\n    pass\n")
+    env = process_env()
+    return {
+        "TOOL_MODULES": "broken_tools",
+        "PYTHONPATH": f"{tmp / 'tools_pkg'}:{env['PYTHONPATH']}",
+    }
+
+
+def not_pem(tmp: Path) -> dict[str, str]:
+    (tmp / "ca.pem").write_text("not a certificate")
+    return {"SSL_CERT_FILE": str(tmp / "ca.pem")}
+
+
+def vertex_without_credentials(tmp: Path) -> dict[str, str]:
+    return {
+        "AGENT": "gemini",
+        "GOOGLE_GENAI_USE_VERTEXAI": "true",
+        "GOOGLE_CLOUD_PROJECT": "my-project",
+    }
+
+
+def constant(**values: str) -> Callable[[Path], dict[str, str]]:
+    return lambda tmp: values
+
+
+CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
+    "recordings dir not writable": (not_a_directory, "RECORDINGS_DIR="),
+    "instructions not UTF-8": (not_utf8, "SYSTEM_INSTRUCTION_FILE="),
+    "records not a database": (not_a_database, "CALL_RECORDS_PATH="),
+    "records in a missing directory": (
+        constant(CALL_RECORDS_PATH="/nonexistent/dir/calls.sqlite3"),
+        "CALL_RECORDS_PATH=",
+    ),
+    "public url over http": (constant(PUBLIC_URL="http://bot.example.com"), "https://"),
+    "public url is the webhook": (
+        constant(PUBLIC_URL="https://bot.example.com/incoming-call"),
+        "ends in /incoming-call",
+    ),
+    "vertex without credentials": (vertex_without_credentials, "Vertex AI needs credentials"),
+    "tool module with a syntax error": (broken_tool_module, "SyntaxError"),
+    "bad host": (constant(HOST="bad host"), "HOST="),
+    "transfer name twice": (
+        constant(TRANSFER_TARGETS="sales=+15551230001,sales=+15551230002"),
+        "TRANSFER_TARGETS names 'sales' twice",
+    ),
+    "account without auth token": (
+        constant(TWILIO_ACCOUNT_SID="AC" + "1" * 32, TWILIO_AUTH_TOKEN="", PUBLIC_URL=""),
+        "TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN",
+    ),
+    "ca file not pem": (not_pem, "SSL_CERT_FILE="),
+}
+
+
+def assert_one_sentence(ran: Ran, phrase: str) -> None:
+    assert ran.code != 0, ran
+    lines = ran.stderr.strip().splitlines()
+    assert len(lines) == 1, ran.stderr  # one line: no traceback, no log noise
+    assert lines[0].startswith("configuration error: ") and phrase in lines[0], lines[0]
+    assert AUTH_TOKEN not in ran.stderr
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_check_and_serve_refuse_the_same_settings_in_one_sentence(
+    tmp_path: Path, case: str
+) -> None:
+    make, phrase = CASES[case]
+    env = base_env(tmp_path)
+    env.update(make(tmp_path))
+    env = {k: v for k, v in env.items() if v != ""}
+    checked, served = await asyncio.gather(
+        run_app(tmp_path, env, "check"), run_app(tmp_path, env, timeout=30)
+    )
+    assert_one_sentence(checked, phrase)
+    assert_one_sentence(served, phrase)
+    assert checked.stderr == served.stderr  # exactly the same validation
+
+
+async def test_check_passes_what_serve_accepts(tmp_path: Path) -> None:
+    env = base_env(
+        tmp_path,
+        RECORDINGS_DIR=str(tmp_path / "recordings"),
+        TRANSFER_TARGETS="sales=+15551230001",
+        TOOL_MODULES="app.tools.examples",
+    )
+    ran = await run_app(tmp_path, env, "check")
+    assert ran.code == 0, ran
+    assert ran.stdout.startswith("settings are valid")
+    assert "opening_hours" in ran.stdout and "recordings" in ran.stdout
+
+
+async def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**base_env(tmp_path), "PORT": str(port)}
+        ran = await run_app(tmp_path, env, timeout=30)
+    assert_one_sentence(ran, f"cannot listen on HOST=127.0.0.1 PORT={port}")
