@@ -1,0 +1,139 @@
+"""The agent's turn state (one enum), its audio as Twilio messages, and what was heard."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+
+from app.audio.convert import ulaw_to_pcm16
+from app.audio.onset import level_dbfs
+from app.call.actions import Action, AgentAudioSent, PlaybackCleared, ToCaller
+from app.call.playback import QUIET_DBFS, Playback, Speech
+from app.call.record import CallStats
+
+STREAM = "MZ" + "1" * 32
+CHUNK = (np.sin(np.arange(960) * 0.05) * 8000).astype("<i2").tobytes()  # 40 ms at 24 kHz
+
+
+def state(p: Playback) -> Speech:
+    """Read afresh (the type checker would keep an earlier narrowing)."""
+    return p.state
+
+
+def playback(*, record: bool = False, peaks: bool = False) -> Playback:
+    return Playback(STREAM, CallStats(), track_peaks=peaks, record=record)
+
+
+def messages(actions: list[Action]) -> list[dict[str, Any]]:
+    return [json.loads(a.text) for a in actions if isinstance(a, ToCaller)]
+
+
+def events(actions: list[Action]) -> list[str]:
+    return [m["event"] for m in messages(actions)]
+
+
+def test_audio_begins_a_turn_and_goes_out_as_media_then_mark() -> None:
+    p = playback()
+    began, actions = p.audio(CHUNK)
+    assert began and p.state is Speech.SPEAKING and p.turn == 1
+    assert events(actions) == ["media", "mark"]
+    sent = messages(actions)
+    assert all(m["streamSid"] == STREAM for m in sent)
+    assert sent[1]["mark"]["name"] == "g0-t1-1"
+    began, actions = p.audio(CHUNK)
+    assert not began and p.turn == 1 and events(actions) == ["media", "mark"]
+    assert p._stats.agent_turns == 1
+    assert p._stats.agent_audio_ms == p.ledger.turn(1).sent_ms > 70
+
+
+def test_the_turn_ends_with_the_converters_tail() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    assert events(p.completed()) == ["media", "mark"]  # the filter's held-back tail
+    assert p.state is Speech.SILENT
+    assert p.completed() == []  # nothing more to flush
+    began, _ = p.audio(CHUNK)
+    assert began and p.turn == 2
+
+
+def test_interrupted_clears_first_and_cuts_the_turn() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    cut, actions = p.interrupted()
+    assert events(actions) == ["clear"]
+    assert isinstance(actions[0], ToCaller) and actions[0].answers_interrupt
+    assert cut is not None and cut.turn == 1 and cut.interrupted
+    assert p.state is Speech.SILENT and p._stats.interruptions == 1
+    assert not p.audible  # a cleared turn is silent at once
+    # The next reply starts from silence: nothing of the cut one is carried over.
+    fresh = playback()
+    _, first = fresh.audio(CHUNK)
+    _, after_cut = p.audio(CHUNK)
+    assert [m["media"]["payload"] for m in messages(after_cut) if m["event"] == "media"] == [
+        m["media"]["payload"] for m in messages(first) if m["event"] == "media"
+    ]
+    assert messages(after_cut)[1]["mark"]["name"].startswith("g1-t2-")  # a new generation
+
+
+def test_a_fast_barge_in_mutes_the_rest_of_the_reply() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    cut, actions = p.barge_in()
+    first = actions[0]
+    assert events(actions) == ["clear"] and isinstance(first, ToCaller)
+    assert not first.answers_interrupt
+    assert cut is not None and cut.interrupted
+    assert p.state is Speech.MUTED and p._stats.fast_barge_ins == 1
+    assert p.audio(CHUNK) == (False, [])  # the caller took the floor
+    assert p._stats.interruptions == 0
+    cut, actions = p.interrupted()  # Gemini agrees later: already cleared
+    assert (cut, actions) == (None, [])
+    assert state(p) is Speech.SILENT and p._stats.interruptions == 1
+
+
+def test_a_muted_turn_that_completes_sends_nothing_more() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    p.barge_in()
+    assert p.completed() == []  # the dropped reply's tail is not played either
+    assert p.state is Speech.SILENT
+
+
+def test_audible_while_speaking_and_until_every_mark_is_back() -> None:
+    p = playback()
+    assert not p.audible
+    _, actions = p.audio(CHUNK)
+    assert p.audible
+    marks = [m["mark"]["name"] for m in messages(actions + p.completed()) if m["event"] == "mark"]
+    assert p.state is Speech.SILENT and p.audible  # sent, not yet played
+    p.mark(marks[0])
+    assert p.audible
+    p.mark(marks[1])
+    assert not p.audible
+
+
+def test_recording_reports_follow_the_audio() -> None:
+    p = playback(record=True)
+    _, actions = p.audio(CHUNK)
+    assert [type(a) for a in actions] == [ToCaller, AgentAudioSent, ToCaller]
+    sent = next(a for a in actions if isinstance(a, AgentAudioSent))
+    assert len(sent.ulaw) * 3 + 3 >= len(CHUNK) // 2 - 64  # 8 kHz of 24 kHz, minus the delay
+    _, cleared = p.interrupted()
+    assert [type(a) for a in cleared] == [ToCaller, PlaybackCleared]
+    _, actions = playback(record=False).audio(CHUNK)
+    assert not any(isinstance(a, AgentAudioSent) for a in actions)
+
+
+def test_peaks_are_tracked_only_for_the_fast_barge_in_and_start_again_each_turn() -> None:
+    p = playback(peaks=True)
+    p.audio(CHUNK * 3)
+    assert -30 < p.peak_dbfs < 0
+    tail = messages(p.completed())[0]  # from here only the tail counts, still playing
+    pcm = np.frombuffer(ulaw_to_pcm16(base64.b64decode(tail["media"]["payload"])), "<i2")
+    assert p.peak_dbfs == level_dbfs(pcm)
+    q = playback(peaks=False)
+    q.audio(CHUNK)
+    assert q.peak_dbfs == QUIET_DBFS
