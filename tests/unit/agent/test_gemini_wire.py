@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.agent.events import AgentAudio, Ignored
-from app.agent.gemini.session import _FROM_WIRE, SDK_VERSION, read_with_sdk
+from app.agent.gemini.session import _FROM_WIRE, SDK_VERSION, read_message, read_with_sdk
 from app.agent.gemini.wire import audio_message, model_audio
 from app.errors import AgentSessionError
 
@@ -102,9 +102,14 @@ def test_reading_here_or_through_the_sdk_gives_the_same_events(
     }
     if extra is not None:
         message["serverContent"][extra[0]] = extra[1]
-    audio = model_audio(message)
-    if audio is not None:
-        assert [AgentAudio(p) for p in audio] == sdk_events(message, vertex)
+    # Whichever way the session reads a message (here, or through the SDK), the
+    # events are the SDK's own.
+    assert list(read_message(json.loads(json.dumps(message)), vertex=vertex)) == sdk_events(
+        message, vertex
+    )
+    # And plain audio (nothing else in the message, every part PCM) is read here.
+    plain = extra is None and bool(chunks) and all(chunks) and mime.startswith("audio/pcm")
+    assert (model_audio(message) is not None) is plain
 
 
 def test_an_error_report_ends_the_session_with_its_code() -> None:
