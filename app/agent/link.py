@@ -29,7 +29,6 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 
 from app.agent.events import (
@@ -42,6 +41,7 @@ from app.agent.link_state import (
     CallerBuffer,
     LinkPolicy,
     LinkStats,
+    SessionSwitched,
     SessionWatch,
     backoff,
 )
@@ -52,16 +52,6 @@ from app.errors import AgentSessionError
 # a service inventing keys without end gets its first kinds logged, then only counted.
 _ignored_kinds_logged: set[tuple[tuple[str, ...], str]] = set()
 MAX_IGNORED_KINDS_LOGGED = 100
-
-
-@dataclass(frozen=True)
-class SessionSwitched:
-    """The call moved to a new session (after goAway, or after a loss)."""
-
-    reason: str  # "go_away" or "reconnect"
-    gap_ms: float  # while caller audio was held back (goAway) or no session existed
-    attempts: int  # connection attempts it took (a goAway switch makes one)
-    handle: str | None
 
 
 LinkEvent = AgentEvent | SessionSwitched

@@ -35,6 +35,16 @@ class LinkPolicy:
     switch_margin_s: float = 2.0
 
 
+@dataclass(frozen=True)
+class SessionSwitched:
+    """The call moved to a new session (after goAway, or after a loss)."""
+
+    reason: str  # "go_away" or "reconnect"
+    gap_ms: float  # while caller audio was held back (goAway) or no session existed
+    attempts: int  # connection attempts it took (a goAway switch makes one)
+    handle: str | None
+
+
 @dataclass
 class LinkStats:
     sessions: int = 0

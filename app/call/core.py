@@ -27,8 +27,8 @@ from app.agent.events import (
     Usage,
 )
 from app.agent.events import Transcript as Heard
-from app.agent.link import SessionSwitched as Switched
 from app.agent.link_state import LinkStats
+from app.agent.link_state import SessionSwitched as Switched
 from app.audio.convert import InboundConverter, is_speech, ulaw_to_pcm16
 from app.audio.onset import OnsetDetector
 from app.call.actions import (

@@ -19,12 +19,12 @@ from app.errors import (
 from app.logs import configure_logging
 from app.ops.replay import load_capture, replay
 from app.server.app import create_app
-from app.server.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.server.serve import listen, serve
 from app.server.services import build_services
 from app.settings import Settings, load_settings
 from app.sinks.records import CallRecords, format_call
 from app.telephony.outbound import configure_number, place_call, require_rest
+from app.telephony.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.tools import Tool
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.call.bridge import BridgeOptions, CallBridge
 from app.errors import SocketClosed
 from app.server.inputs import services_of
-from app.server.paths import STREAM_PATH
+from app.telephony.paths import STREAM_PATH
 from app.telephony.signatures import POLICY_VIOLATION
 
 log = logging.getLogger(__name__)

@@ -18,14 +18,14 @@ from starlette.routing import Route
 
 from app.errors import CallRefused
 from app.server.inputs import services_of
-from app.server.paths import (
+from app.telephony import sids, twiml
+from app.telephony.paths import (
     CALL_ENDED_PATH,
     CALL_STATUS_PATH,
     INCOMING_PATH,
     STREAM_PATH,
     STREAM_STATUS_PATH,
 )
-from app.telephony import sids, twiml
 from app.telephony.signatures import websocket_url
 
 if TYPE_CHECKING:

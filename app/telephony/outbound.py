@@ -4,8 +4,8 @@ operator API (``POST /calls``) and the CLI (``python -m app call|configure-numbe
 from __future__ import annotations
 
 from app.errors import NotAPhoneNumber, OutboundNotConfigured
-from app.server.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.settings import Settings
+from app.telephony.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.telephony.rest import PlacedCall, TwilioRest
 from app.telephony.sids import E164
 

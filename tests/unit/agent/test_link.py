@@ -20,8 +20,8 @@ from app.agent.events import (
     ToolCall,
     TurnComplete,
 )
-from app.agent.link import AgentLink, LinkEvent, SessionSwitched
-from app.agent.link_state import LinkPolicy
+from app.agent.link import AgentLink, LinkEvent
+from app.agent.link_state import LinkPolicy, SessionSwitched
 from app.errors import AgentSessionError
 from tests.support.fakes import FakeConnector, FakeSession
 

@@ -19,8 +19,7 @@ from app.agent.events import (
     TurnComplete,
     Usage,
 )
-from app.agent.link import SessionSwitched
-from app.agent.link_state import LinkStats
+from app.agent.link_state import LinkStats, SessionSwitched
 from app.call.actions import (
     Action,
     Admit,
