@@ -288,11 +288,11 @@ class CallBridge:
 
     async def operator_say(self, instruction: str) -> None:
         """An operator's instruction, sent into the live session now."""
-        await self._perform_all(self.core.operator_say(instruction))
+        await self._perform_all(self.core.farewell.operator_say(instruction))
 
     async def operator_transfer(self, target: str) -> str | None:
         """Transfer as the built-in tool does; returns an error message, or None."""
-        problem, actions = self.core.operator_transfer(target, self._clock())
+        problem, actions = self.core.farewell.operator_transfer(target, self._clock())
         await self._perform_all(actions)
         return problem
 
@@ -301,10 +301,10 @@ class CallBridge:
         await self._perform_all(self.core.say_goodbye(reason, self._clock()))
 
     async def _end_call_tool(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self.core.end_call_tool(args, self._clock())
+        return self.core.farewell.end_call_tool(args, self._clock())
 
     async def _transfer_tool(self, args: dict[str, Any]) -> dict[str, Any]:
-        answer, actions = self.core.transfer_tool(args, self._clock())
+        answer, actions = self.core.farewell.transfer_tool(args, self._clock())
         await self._perform_all(actions)
         return answer
 

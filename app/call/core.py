@@ -13,7 +13,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 import numpy as np
 
@@ -47,10 +46,10 @@ from app.call.actions import (
     SessionSwitched,
     StartTool,
     ToCaller,
-    Transfer,
     info,
 )
-from app.call.ending import Departure, Ending
+from app.call.ending import Ending
+from app.call.farewell import Farewell
 from app.call.guard import Dropped, GuardPolicy, InboundGuard, Violation
 from app.call.limits import CallLimits, Limit, LimitPolicy
 from app.call.outcome import Outcome
@@ -95,6 +94,7 @@ class CallCore:
         self.guard = InboundGuard(options.guard, self.stats)
         self.limits = CallLimits(options.limits, now)
         self.ending = Ending(options.goodbye_grace_s)
+        self.farewell = Farewell(self.ending, options.goodbye_instruction, options.transfer_targets)
         self.transcript = Transcript()
         self.playback = Playback("", self.stats, track_peaks=False, record=False)
         self._inbound = InboundConverter()
@@ -288,7 +288,7 @@ class CallCore:
         if self.ending.ending:
             replying = playback.state is not Speech.SILENT
             departure = self.ending.due(now, replying=replying, audible=playback.audible)
-            return self._leave(departure) if departure else []
+            return Farewell.leave(departure) if departure else []
         limit = self.limits.tick(now, audible=playback.audible)
         if limit is Limit.ASK:
             seconds = self._options.limits.idle_timeout_s
@@ -297,60 +297,16 @@ class CallCore:
                 SendText(self._options.idle_instruction),
             ]
         if limit is not None:
-            return self.say_goodbye(limit.value, now)
+            return self.farewell.say_goodbye(limit.value, now)
         return []
 
-    @staticmethod
-    def _leave(departure: Departure) -> list[Action]:
-        actions: list[Action] = []
-        if departure.transfer is not None:
-            actions.append(Transfer(*departure.transfer))
-        return [*actions, Hangup(Outcome.COMPLETED, departure.reason)]
-
-    # ending: the operator's, the agent's built-in tools, shutdown
+    # ending on purpose: the operator's, the agent's built-in tools, shutdown
 
     def say_goodbye(self, reason: str, now: float) -> list[Action]:
         """Have the agent say goodbye, then end the call once it was heard."""
-        if self.phase is not Phase.IN_CALL or not self.ending.begin(reason, now):
+        if self.phase is not Phase.IN_CALL:
             return []
-        return [
-            info("ending the call (%s): asking the agent to say goodbye", reason),
-            SendText(self._options.goodbye_instruction),
-        ]
-
-    def end_call_tool(self, args: dict[str, Any], now: float) -> dict[str, Any]:
-        reason = str(args.get("reason") or "the agent ended the call")
-        self.ending.begin(f"end_call: {reason}", now)
-        return {
-            "result": "The call ends once your goodbye has been heard."
-            " Say a short goodbye now if you have not yet."
-        }
-
-    def transfer_tool(
-        self, args: dict[str, Any], now: float
-    ) -> tuple[dict[str, Any], list[Action]]:
-        name = str(args.get("target", ""))
-        number = self._options.transfer_targets.get(name)
-        if number is None:
-            known = ", ".join(self._options.transfer_targets)
-            return {"error": {"type": "unknown_target", "message": f"choose one of: {known}"}}, []
-        self.ending.transfer_to(name, number, now)
-        log = info("transfer to %s requested; connecting after the notice is heard", name)
-        answer = (
-            f"Tell the caller in one short sentence that you are connecting them to {name} now."
-        )
-        return {"result": answer}, [log]
-
-    def operator_transfer(self, target: str, now: float) -> tuple[str | None, list[Action]]:
-        """Transfer as the built-in tool does; (a problem to report, or None; actions)."""
-        answer, actions = self.transfer_tool({"target": target}, now)
-        if "error" in answer:
-            return str(answer["error"]["message"]), actions
-        return None, [*actions, SendText(str(answer["result"]))]
-
-    @staticmethod
-    def operator_say(instruction: str) -> list[Action]:
-        return [info("operator instruction: %r", instruction), SendText(instruction)]
+        return self.farewell.say_goodbye(reason, now)
 
     # the end
 

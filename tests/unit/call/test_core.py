@@ -319,10 +319,10 @@ def test_end_call_and_transfer_tools() -> None:
     call = Call(transfer_targets={"sales": "+15551230001"})
     call.admitted()
     call.frame(QUIET)
-    answer, logged = call.core.transfer_tool({"target": "nobody"}, call.now)
+    answer, logged = call.core.farewell.transfer_tool({"target": "nobody"}, call.now)
     assert answer["error"]["type"] == "unknown_target" and logged == []
     assert not call.core.ending.ending
-    answer, logged = call.core.transfer_tool({"target": "sales"}, call.now)
+    answer, logged = call.core.farewell.transfer_tool({"target": "sales"}, call.now)
     assert "connecting them to sales" in answer["result"]
     goodbye_said(call)
     call.play_all()
@@ -334,16 +334,16 @@ def test_end_call_and_transfer_tools() -> None:
     other = Call()
     other.admitted()
     other.frame(QUIET)
-    assert "goodbye" in other.core.end_call_tool({}, other.now)["result"]
+    assert "goodbye" in other.core.farewell.end_call_tool({}, other.now)["result"]
     assert other.core.ending.reason == "end_call: the agent ended the call"
 
 
 def test_an_operator_transfer_tells_the_agent() -> None:
     call = Call(transfer_targets={"sales": "+15551230001"})
     call.admitted()
-    problem, actions = call.core.operator_transfer("sales", call.now)
+    problem, actions = call.core.farewell.operator_transfer("sales", call.now)
     assert problem is None and texts(actions) and "sales" in texts(actions)[0]
-    problem, _ = call.core.operator_transfer("kitchen", call.now)
+    problem, _ = call.core.farewell.operator_transfer("kitchen", call.now)
     assert problem == "choose one of: sales"
 
 
