@@ -7,7 +7,6 @@ into ``{"error": "<sentence>"}`` with the status. No bad input reaches a 5xx.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -17,6 +16,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from app.errors import BadRequest
+from app.json_objects import NotAnObject
+from app.json_objects import json_object as parse_object
 from app.telephony.sids import is_call_sid
 
 if TYPE_CHECKING:
@@ -96,12 +97,9 @@ async def json_object(request: Request, example: str) -> dict[str, Any]:
     """The body as a JSON object, or :class:`BadRequest` saying to send ``example``."""
     body = await request.body()  # at most BodyLimit's bytes
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadRequest(f"the body is not JSON; send JSON like {example}") from None
-    if not isinstance(value, dict):
-        raise BadRequest(f"the body must be a JSON object, like {example}")
-    return value
+        return parse_object(body)
+    except NotAnObject as error:
+        raise BadRequest(f"the body is {error.reason}; send JSON like {example}") from None
 
 
 def text_field(body: dict[str, Any], name: str, example: str, max_length: int) -> str:

@@ -150,13 +150,22 @@ def unknown_page(connection: HTTPConnection) -> Response:
     return JSONResponse({"error": "not from this server's page"}, status_code=403)
 
 
-async def asset(request: Request) -> Response:
+def refusal(request: Request, not_signed_in: Response) -> Response | None:
+    """Why a request for the softphone's scripts or a session is refused, if it is: a
+    page of another host, or nobody signed in."""
     known_query(request)
     access = access_of(request)
     if not access.known_page(request):
         return unknown_page(request)
     if not access.allowed(request, time.time()):
-        return Response("sign in at /softphone first", status_code=401)
+        return not_signed_in
+    return None
+
+
+async def asset(request: Request) -> Response:
+    rejection = refusal(request, Response("sign in at /softphone first", status_code=401))
+    if rejection is not None:
+        return rejection
     name = request.path_params["name"]
     media_type = ASSETS.get(name)
     if media_type is None:
@@ -167,12 +176,9 @@ async def asset(request: Request) -> Response:
 
 async def session(request: Request) -> Response:
     """A CallSid and a one-use stream token, as the voice webhook gives Twilio."""
-    known_query(request)
-    access = access_of(request)
-    if not access.known_page(request):
-        return unknown_page(request)
-    if not access.allowed(request, time.time()):
-        return JSONResponse({"error": "sign in at /softphone first"}, status_code=401)
+    rejection = refusal(request, JSONResponse({"error": "sign in at /softphone first"}, 401))
+    if rejection is not None:
+        return rejection
     call_sid = "SP" + secrets.token_hex(16)
     try:
         token = services_of(request).board.offer(call_sid)

@@ -17,6 +17,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from app.errors import TwilioWouldReject
+from app.json_objects import NotAnObject, json_object
 from app.telephony.captures import (
     ACCOUNT,
     FRAME_BYTES,
@@ -195,12 +196,9 @@ class MediaStream:
                     self.problems.append("a binary frame (Twilio error 31950)")
                     continue
                 try:
-                    message = json.loads(raw)
-                except ValueError:
-                    self.problems.append(f"a frame that is not JSON (31951): {raw[:100]!r}")
-                    continue
-                if not isinstance(message, dict):
-                    self.problems.append(f"JSON that is not an object (31951): {raw[:100]!r}")
+                    message = json_object(raw)
+                except NotAnObject as error:
+                    self.problems.append(f"a frame {error.reason} (31951): {raw[:100]!r}")
                     continue
                 self._on_message(message)
                 if self._pending_echoes:

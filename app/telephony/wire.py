@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import ProtocolError
+from app.json_objects import NotAnObject, json_object
 from app.telephony.sids import is_call_sid, is_stream_sid
 
 
@@ -154,11 +155,9 @@ def parse(frame: str | bytes) -> TwilioEvent | None:
     if isinstance(frame, bytes):
         raise ProtocolError("binary frame (Twilio sends text frames)")
     try:
-        msg = json.loads(frame)
-    except (json.JSONDecodeError, RecursionError):
-        raise ProtocolError("frame is not valid JSON") from None
-    if not isinstance(msg, dict):
-        raise ProtocolError("frame is not a JSON object")
+        msg = json_object(frame)
+    except NotAnObject as error:
+        raise ProtocolError(f"frame is {error.reason}") from None
     event = msg.get("event")
     if event == "media":
         return _parse_media(msg)

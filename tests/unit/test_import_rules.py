@@ -19,6 +19,7 @@ APP = Path(__file__).resolve().parents[2] / "app"
 
 PURE = {
     "app.errors",
+    "app.json_objects",
     "app.audio.convert",
     "app.audio.onset",
     "app.telephony.wire",
@@ -36,6 +37,7 @@ PURE = {
     "app.call.budget",
     "app.call.core",
     "app.call.ending",
+    "app.call.farewell",
     "app.call.guard",
     "app.call.ledger",
     "app.call.limits",

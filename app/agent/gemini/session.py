@@ -47,6 +47,7 @@ from app.agent.events import (
 from app.agent.gemini.config import live_config, make_client
 from app.agent.gemini.wire import INPUT_MIME, ErrorReport, audio_message, error_report, model_audio
 from app.errors import AgentSessionError
+from app.json_objects import NotAnObject, json_object
 from app.settings import Settings
 from app.tools import Tool
 
@@ -284,12 +285,9 @@ class GeminiSession:
         if not frame:
             return {}
         try:
-            message = json.loads(frame)
-        except (ValueError, RecursionError):
-            raise BadFrame(f"Gemini sent a frame that is not JSON: {frame[:200]!r}") from None
-        if not isinstance(message, dict):
-            raise BadFrame(f"Gemini sent JSON that is not an object: {frame[:200]!r}")
-        return message
+            return json_object(frame)
+        except NotAnObject as error:
+            raise BadFrame(f"Gemini sent a frame {error.reason}: {frame[:200]!r}") from None
 
 
 class BadFrame(AgentSessionError):
