@@ -20,7 +20,7 @@ import numpy as np
 from app.audio.convert import TWILIO_RATE, ulaw_to_pcm16
 from app.call.actions import AgentAudioSent, CallBegan, CallerAudio, PlaybackCleared, Report
 from app.errors import RecordingsUnusable
-from app.sinks.writer import DiskWriter, OnError
+from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
 from app.telephony.sids import is_call_sid
 
 MAX_LEGS = 100
@@ -201,6 +201,7 @@ class RecordingSink:
             return
         self._flush()
         self._writer.submit(self._close, self._failed)
-        await self._writer.drain()
-        if self._wav is not None:
+        if not await self._writer.drain(SETTLE_TIMEOUT_S):
+            self._log.warning("the recording is still being written; the call ends without it")
+        elif self._wav is not None:
             self._log.info("recording: %s (%.1f s)", self._wav.path, self._timeline.seconds)

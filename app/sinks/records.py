@@ -11,6 +11,7 @@ Twilio's marks), at a word boundary.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -20,7 +21,9 @@ from typing import Any
 
 from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecorded
 from app.call.record import CallEnd, CallStart, Turn
-from app.sinks.writer import DiskWriter, OnError
+from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
+
+log = logging.getLogger(__name__)
 
 CALL_COLUMNS = (
     "call_sid TEXT NOT NULL, stream_sid TEXT, caller TEXT, called TEXT, direction TEXT,"
@@ -228,7 +231,12 @@ class RecordsSink:
         self._writer.submit(work, self._failed)
 
     async def close(self) -> None:
-        await self._writer.drain()
+        if not await self._writer.drain(SETTLE_TIMEOUT_S) and self._call_sid:
+            log.warning(
+                "call %s: its record is still being written (the disk or database is slow);"
+                " the call ends without waiting",
+                self._call_sid,
+            )
 
 
 def format_call(record: dict[str, Any], *, with_turns: bool) -> str:

@@ -12,6 +12,9 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# At a call's end, how long its sinks may hold the socket's close for the disk to catch
+# up: records are normally written in milliseconds; a stuck disk must not hold the call.
+SETTLE_TIMEOUT_S = 2.0
 Work = Callable[[], object]
 OnError = Callable[[BaseException], None]
 
@@ -28,11 +31,16 @@ class DiskWriter:
         self._start()
         self._queue.put((work, on_error))
 
-    async def drain(self) -> None:
-        """Wait (without blocking the loop) until everything submitted so far is done."""
+    async def drain(self, timeout_s: float | None = None) -> bool:
+        """Wait (without blocking the loop) until everything submitted so far is done, at
+        most ``timeout_s``; False if the disk is still busy with it then."""
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.submit(lambda: done.set_result(None), done.set_exception)
-        await asyncio.wrap_future(done)
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     def close(self) -> None:
         """Finish the work queued, then stop the thread (at shutdown)."""
