@@ -63,6 +63,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/agent/link_state.py": ("tests/unit/agent/test_link_state.py",),
     "app/server/throttle.py": ("tests/unit/server/test_throttle.py",),
     "app/tools/arguments.py": ("tests/unit/tools/test_arguments.py",),
+    # the webhooks' forms
+    "app/telephony/forms.py": ("tests/unit/telephony/test_forms.py",),
     # audio
     "app/audio/onset.py": ("tests/unit/audio/test_onset.py",),
     "app/audio/convert.py": ("tests/unit/audio/test_convert.py",),

@@ -27,6 +27,7 @@ PURE = {
     "app.telephony.twiml",
     "app.telephony.stream_tokens",
     "app.telephony.captures",
+    "app.telephony.forms",
     "app.agent.events",
     "app.agent.link_state",
     "app.agent.gemini.wire",
