@@ -431,6 +431,40 @@ def test_11_a_token_cannot_be_reread_as_another_call_with_another_expiry() -> No
     tokens.redeem(issued, "X|9999999999", now=1001)  # the genuine one still works
 
 
+async def test_11_over_the_socket_no_token_for_a_piped_sid_and_no_reread_works(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    async with server(production(tmp_path, port), tmp_path) as app:
+        twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
+        # The first step of the attack: a token for a CallSid holding "|". Refused, signed.
+        piped = await twilio.post(
+            "/incoming-call", {"CallSid": f"{CALL}|9999999999", "AccountSid": ACCOUNT}
+        )
+        assert piped.status_code == 400 and "streamToken" not in piped.text
+        # A genuine token re-partitioned the old way, or with its expiry moved, is refused.
+        genuine = (await twilio.incoming_call(CALL)).parameters["streamToken"]
+        expiry, nonce, mac = genuine.split(".")
+        rereads = [
+            f"9999999999.{expiry}|{nonce}.{mac}",
+            f"9999999999.{nonce}.{mac}",
+            f"{expiry}|9999999999.{nonce}.{mac}",
+        ]
+        for token in rereads:
+            instruction = await twilio.incoming_call(CALL)
+            stream = await twilio.open_stream(instruction)
+            stream.parameters = {**instruction.parameters, "streamToken": token}
+            await stream.replay(build_capture(b"", {"callSid": CALL}, stop=False)[:2])
+            await stream.wait_closed()
+            assert (stream.closed_code, stream.closed_reason) in {
+                (1008, "refused: malformed stream token"),
+                (1008, "refused: stream token does not match this call"),
+            }, token
+        # The server's latest genuine token still carries a call.
+        call = await echo_call(twilio, CALL)
+        assert call.closed_code == 1000, (call.closed_code, call.closed_reason)
+
+
 # 12 (low): a reused CallSid replaced its record and its recording
 
 
