@@ -552,8 +552,8 @@ def test_the_wheel_holds_the_app_its_templates_and_its_page(wheel: Path) -> None
     assert packages == {"app"}, packages  # no tests/, bench/ or build leftovers
     for needed in (
         "app/py.typed",
-        "app/twiml_templates/connect.xml",
-        "app/twiml_templates/dial.xml",
+        "app/telephony/templates/connect.xml",
+        "app/telephony/templates/dial.xml",
         "app/server/static/softphone.html",
         "app/server/static/softphone-worklet.js",
     ):
