@@ -51,6 +51,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/call/ending.py": ("tests/unit/call/test_ending.py",),
     "app/call/limits.py": ("tests/unit/call/test_limits.py",),
     "app/call/transcript.py": ("tests/unit/call/test_transcript.py",),
+    "app/call/farewell.py": ("tests/unit/call/test_farewell.py",),
     "app/call/core.py": ("tests/unit/call/test_core.py",),
     "app/call/ledger.py": ("tests/unit/call/test_ledger.py",),
     "app/call/outcome.py": ("tests/unit/call/test_outcome.py",),
