@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 
 from app.errors import ToolDefinitionError
 from app.tools.declare import Tool, declare
 
+log = logging.getLogger(__name__)
+
+# Modules of ours that TOOL_MODULES may still name from before the package layout.
+MOVED = {"app.example_tools": "app.tools.examples"}
+
 
 def load_module_tools(module_path: str) -> list[Tool]:
     """Import ``module_path`` and declare its tools."""
+    if module_path in MOVED:
+        log.warning(
+            "TOOL_MODULES: %s is now %s; loading that (rename it in your settings)",
+            module_path,
+            MOVED[module_path],
+        )
+        module_path = MOVED[module_path]
     try:
         module = importlib.import_module(module_path)
     except ImportError as error:
