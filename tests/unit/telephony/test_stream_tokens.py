@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 
 import pytest
 from hypothesis import given
@@ -131,7 +132,7 @@ def test_the_token_is_expiry_nonce_and_the_mac_of_a_json_list(
 ) -> None:
     """The format is shared by every process of a deployment: it must not drift."""
     nonce_bytes = bytes(11) + b"\x17"  # base64url "AAAAAAAAAAAAAAAX": ends in X
-    monkeypatch.setattr(stream_tokens.secrets, "token_bytes", lambda n: nonce_bytes[:n])
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: nonce_bytes[:n])
     secret = b"s" * 32
     token = StreamTokens(secret=secret, ttl_s=60).issue(CALL, now=1000.9)
     message = json.dumps(["stream-token-v2", CALL, 1060, "AAAAAAAAAAAAAAAX"]).encode()
