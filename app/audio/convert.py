@@ -131,7 +131,7 @@ class PolyphaseResampler:
             self._history = buf[available:]
             return out
         n_out = (available - 1) // self.down + 1
-        out = windows[: (n_out - 1) * self.down + 1 : self.down] @ self._phases[:, 0]
+        out = windows[:: self.down] @ self._phases[:, 0]  # n_out rows: 0, down, 2 down…
         self._history = buf[n_out * self.down :]
         return out
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from app.agent.events import AgentAudio, Ignored
 from app.agent.gemini.session import _FROM_WIRE, SDK_VERSION, read_message, read_with_sdk
-from app.agent.gemini.wire import audio_message, model_audio
+from app.agent.gemini.wire import ErrorReport, audio_message, error_report, model_audio
 from app.errors import AgentSessionError
 
 
@@ -72,6 +72,15 @@ def test_plain_model_audio_is_read_here() -> None:
         model_turn(audio_part(b"ab", mime="audio/wav")),
         model_turn({"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": ""}}),
         model_turn({"inlineData": {"mimeType": "audio/pcm", "data": "-_-_"}}),  # URL-safe
+        model_turn({"inlineData": {"mimeType": "audio/pcm", "data": "AAAA-AAAA"}}),  # a "-" alone
+        model_turn({"inlineData": {"mimeType": "audio/pcm", "data": "AAAA_AAAA"}}),  # a "_" alone
+        model_turn({"inlineData": {"mimeType": None, "data": "AAAA"}}),
+        model_turn({"inlineData": {"mimeType": "audio/pcm", "data": 5}}),
+        model_turn({"inlineData": {"mimeType": "audio/pcm", "data": "AAAA"}, "thought": True}),
+        model_turn({"inlineData": {"mimeType": "audio/pcm", "data": "AAAA", "extra": 1}}),
+        model_turn({"inlineData": "AAAA"}),
+        model_turn("AAAA"),  # type: ignore[arg-type]
+        model_turn(["AAAA"]),  # type: ignore[arg-type]
         model_turn(),
         {"serverContent": {"modelTurn": {"parts": [audio_part(b"ab")]}}, "usageMetadata": {}},
         {"usageMetadata": {"totalTokenCount": 12}},
@@ -132,3 +141,27 @@ def test_what_the_sdk_cannot_read_is_skipped() -> None:
     assert sdk_events({"serverContent": None}) == [
         Ignored(("serverContent",), f"google-genai {SDK_VERSION} found nothing in it to read")
     ]
+
+
+@pytest.mark.parametrize(
+    ("message", "report"),
+    [
+        (
+            {"error": {"code": 400, "message": "bad input", "status": "INVALID_ARGUMENT"}},
+            ErrorReport(400, "INVALID_ARGUMENT", "bad input"),
+        ),
+        ({"error": {}}, ErrorReport(None, "", "")),
+        ({"error": {"code": None, "status": None, "message": None}}, ErrorReport(None, "", "")),
+        ({"error": {"code": "503", "status": 7}}, ErrorReport(None, "7", "")),
+        ({"error": {"code": True}}, ErrorReport(None, "", "")),
+        ({"error": {"code": 1011.0, "message": ["x"]}}, ErrorReport(None, "", "['x']")),
+        ({"error": "broken"}, None),
+        ({"error": None}, None),
+        ({"code": 400, "message": "x"}, None),
+        ({}, None),
+    ],
+)
+def test_the_error_envelope_is_read_field_by_field(
+    message: dict[str, Any], report: ErrorReport | None
+) -> None:
+    assert error_report(message) == report

@@ -13,10 +13,15 @@ from hypothesis import strategies as st
 
 from app.audio.convert import (
     DOWNSAMPLE_FILTER,
+    SPEECH_RMS,
     UPSAMPLE_FILTER,
+    FilterSpec,
     InboundConverter,
     OutboundConverter,
     PolyphaseResampler,
+    _to_int16_bytes,
+    is_speech,
+    kaiser_lowpass,
     pcm16_to_ulaw,
     ulaw_to_pcm16,
 )
@@ -222,3 +227,89 @@ def test_inbound_snr_through_mulaw_is_within_1db_of_mulaw_alone() -> None:
     aligned = out[2 * UP_DELAY_IN + 800 :]
     reference = ideal[800 : 800 + len(aligned)]
     assert snr_db(reference, aligned) >= _mulaw_only_snr(8000) - 1.0
+
+
+# -- the small pieces, exactly
+
+
+@pytest.mark.parametrize(
+    "spec", [UPSAMPLE_FILTER, DOWNSAMPLE_FILTER, FilterSpec(7, 8000, 1000.0, 5.0)]
+)
+def test_the_taps_are_symmetric_with_unit_dc_gain(spec: FilterSpec) -> None:
+    taps = kaiser_lowpass(spec)
+    assert len(taps) == spec.numtaps
+    assert taps.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.allclose(taps, taps[::-1], rtol=0, atol=1e-15)
+
+
+def test_samples_are_rounded_and_clipped_to_int16() -> None:
+    samples = np.array([-40000.0, -32768.6, -32767.4, -0.5, 0.4, 1.5, 32766.6, 32767.5, 40000.0])
+    expected = [-32768, -32768, -32767, 0, 0, 2, 32767, 32767, 32767]
+    assert _to_int16_bytes(samples) == np.array(expected, dtype="<i2").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("level", "speech"),
+    [(0, False), (SPEECH_RMS, False), (SPEECH_RMS + 1, True), (-(SPEECH_RMS + 1), True)],
+)
+def test_speech_is_an_rms_above_the_threshold(level: int, speech: bool) -> None:
+    assert SPEECH_RMS == 300
+    assert is_speech(np.full(160, level, dtype="<i2").tobytes()) is speech
+
+
+def test_no_audio_is_no_speech() -> None:
+    assert is_speech(b"") is False
+
+
+@pytest.mark.parametrize(("up", "down"), [(2, 2), (0, 1), (1, 0), (3, 2), (0, 0)])
+def test_a_resampler_either_interpolates_or_decimates(up: int, down: int) -> None:
+    with pytest.raises(ValueError, match=r"^one of up/down must be 1$"):
+        PolyphaseResampler(UPSAMPLE_FILTER, up=up, down=down)
+
+
+def test_a_resampler_by_one_is_the_low_pass_itself() -> None:
+    resampler = PolyphaseResampler(FilterSpec(5, 8000, 2000.0, 5.0))
+    assert (resampler.up, resampler.down, resampler.taps_per_phase) == (1, 1, 5)
+    impulse = np.zeros(9)
+    impulse[0] = 1.0
+    out = resampler.process(impulse)
+    assert np.allclose(out[:5], kaiser_lowpass(FilterSpec(5, 8000, 2000.0, 5.0)), atol=1e-15)
+    assert np.allclose(out[5:], 0.0)
+
+
+def test_each_input_sample_gives_its_output_at_once() -> None:
+    up = PolyphaseResampler(UPSAMPLE_FILTER, up=2)
+    assert (up.up, up.down) == (2, 1)
+    assert [len(up.process(np.ones(1))) for _ in range(4)] == [2, 2, 2, 2]
+    assert len(up.process(np.zeros(0))) == 0
+    down = PolyphaseResampler(DOWNSAMPLE_FILTER, down=3)
+    # one output on the first input of each step of three
+    assert [len(down.process(np.ones(1))) for _ in range(7)] == [1, 0, 0, 1, 0, 0, 1]
+    assert [len(down.process(np.ones(n))) for n in (2, 4, 3, 1)] == [0, 2, 1, 0]
+
+
+def test_a_decimated_output_is_each_third_window() -> None:
+    down = PolyphaseResampler(DOWNSAMPLE_FILTER, down=3)
+    x = np.random.default_rng(5).normal(0, 1000, 300)
+    taps = kaiser_lowpass(DOWNSAMPLE_FILTER)
+    full = np.convolve(x, taps)[: len(x)]
+    out = down.process(x)
+    assert len(out) == 100
+    assert np.allclose(out, full[::3], rtol=0, atol=1e-9)
+
+
+def test_a_fresh_outbound_converter_holds_nothing() -> None:
+    assert OutboundConverter().held_back_ms == 0.0
+
+
+def test_flush_emits_the_filters_tail_then_starts_afresh() -> None:
+    pcm = to_pcm16(tone(1000, 24000, 0.05, -6))  # 1200 samples: a whole number of steps
+    conv = OutboundConverter()
+    body = conv.convert(pcm)
+    tail = conv.flush()
+    assert len(body) == 400
+    assert len(tail) == DOWN_DELAY_OUT  # 45 samples at 24 kHz of zeros push out 15 samples
+    # what a converter fed the same audio followed by the delay's silence gives
+    assert body + tail == OutboundConverter().convert(pcm + bytes(90))
+    assert conv.held_back_ms == 0.0
+    assert set(conv.convert(bytes(600))) == {pcm16_to_ulaw(bytes(2))[0]}

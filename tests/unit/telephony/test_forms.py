@@ -9,6 +9,7 @@ from app.telephony.forms import (
     INCOMING_FIELDS,
     STATUS_FIELDS,
     STREAM_FIELDS,
+    _matches,
     form_problem,
 )
 
@@ -96,3 +97,38 @@ def test_stream_status_forms(form: dict[str, str], problem: str | None) -> None:
 )
 def test_call_status_forms(form: dict[str, str], problem: str | None) -> None:
     assert form_problem(form, STATUS_FIELDS, None) == problem
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("in-progress", True),
+        ("a", True),
+        ("a" * 32, True),
+        ("a" * 33, False),
+        ("", False),
+        ("In-progress", False),
+        ("completed\n", False),
+        (" completed", False),
+        ("completed;busy", False),
+    ],
+)
+def test_a_shape_is_the_whole_value_matching_its_pattern(value: str, ok: bool) -> None:
+    """The fields' checks are built by ``_matches`` when the module loads: it is tested
+    here on its own, as it cannot be mutated under the fields already built with it."""
+    assert _matches("[a-z-]{1,32}")(value) is ok
+
+
+def test_each_field_check_is_its_own_pattern() -> None:
+    digits, event = _matches("[0-9]{1,9}"), _matches("stream-(started|stopped|error)")
+    assert (digits("0"), digits("123456789"), digits("1234567890"), digits("-1")) == (
+        True,
+        True,
+        False,
+        False,
+    )
+    assert (event("stream-error"), event("stream-"), event("stream-errors")) == (
+        True,
+        False,
+        False,
+    )

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.errors import TokenRejected
+from app.telephony import stream_tokens
 from app.telephony.stream_tokens import StreamTokens
 
 CALL = "CA" + "1" * 32
@@ -54,3 +61,88 @@ def test_a_tampered_expiry_is_refused() -> None:
 def test_garbage_is_refused_cleanly(garbage: str) -> None:
     with pytest.raises(TokenRejected):
         tokens().redeem(garbage, CALL, now=0)
+
+
+def rejected(t: StreamTokens, token: str, call_sid: str, now: float) -> str:
+    with pytest.raises(TokenRejected) as error:
+        t.redeem(token, call_sid, now=now)
+    return error.value.reason
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "1.2.3", "60." + "A" * 16 + "." + "A" * 42, "60." + "A" * 15 + "." + "A" * 43],
+)
+def test_a_malformed_token_says_so(token: str) -> None:
+    assert rejected(tokens(), token, CALL, now=0) == "malformed stream token"
+
+
+def test_each_refusal_says_exactly_why() -> None:
+    t = tokens()
+    token = t.issue(CALL, now=0)
+    assert rejected(t, token, "CA" + "2" * 32, 1) == "stream token does not match this call"
+    assert rejected(t, token, CALL, 61) == "stream token expired"
+    token = t.issue(CALL, now=100)
+    t.redeem(token, CALL, now=101)
+    assert rejected(t, token, CALL, 102) == "stream token already used"
+
+
+def test_a_token_is_good_up_to_and_including_its_expiry_second() -> None:
+    t = tokens()
+    token = t.issue(CALL, now=1000.5)  # expiry: int(1060.5) = 1060
+    assert t.pending(1060) == {CALL}
+    assert t.pending(1060.25) == set()
+    token = t.issue(CALL, now=1000)
+    assert t.pending(1060) == {CALL}
+    t.redeem(token, CALL, now=1060)
+    assert rejected(t, token, CALL, 1060) == "stream token already used"
+
+
+def test_a_newer_token_for_a_call_supersedes_the_older() -> None:
+    t = tokens()
+    old = t.issue(CALL, now=0)
+    new = t.issue(CALL, now=1)
+    assert t.outstanding(1) == 1
+    superseded = "stream token superseded by a newer one for this call"
+    assert rejected(t, old, CALL, 2) == superseded
+    t.redeem(new, CALL, now=2)
+    assert t.outstanding(2) == 0
+
+
+def test_another_process_with_the_same_secret_can_issue_the_token() -> None:
+    issuer, checker = tokens(), tokens()
+    other = "CA" + "4" * 32
+    checker.issue(other, now=0)  # the checker's own pending call stays pending
+    checker.redeem(issuer.issue(CALL, now=0), CALL, now=1)
+    assert checker.pending(1) == {other}
+
+
+def test_expired_tokens_are_forgotten_when_the_next_is_issued() -> None:
+    t = tokens()
+    used = t.issue(CALL, now=0)
+    t.redeem(used, CALL, now=1)
+    t.issue("CA" + "5" * 32, now=0)
+    t.issue("CA" + "6" * 32, now=100)
+    assert t.pending(100) == {"CA" + "6" * 32}
+    assert t._used == {}
+
+
+def test_the_token_is_expiry_nonce_and_the_mac_of_a_json_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The format is shared by every process of a deployment: it must not drift."""
+    nonce_bytes = bytes(11) + b"\x17"  # base64url "AAAAAAAAAAAAAAAX": ends in X
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: nonce_bytes[:n])
+    secret = b"s" * 32
+    token = StreamTokens(secret=secret, ttl_s=60).issue(CALL, now=1000.9)
+    message = json.dumps(["stream-token-v2", CALL, 1060, "AAAAAAAAAAAAAAAX"]).encode()
+    mac = base64.urlsafe_b64encode(hmac.new(secret, message, hashlib.sha256).digest())
+    assert token == "1060.AAAAAAAAAAAAAAAX." + mac.decode().rstrip("=")
+    assert len(token.split(".")[2]) == 43
+
+
+@given(st.binary(min_size=0, max_size=40))
+def test_base64url_without_padding(data: bytes) -> None:
+    text = stream_tokens._b64(data)
+    assert "=" not in text
+    assert base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) == data
