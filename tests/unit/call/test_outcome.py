@@ -39,7 +39,6 @@ def test_each_outcome_closes_with_its_code(outcome: Outcome, value: str, code: i
 def test_every_outcome_has_a_close_code_and_the_codes_are_the_rfc_ones() -> None:
     assert set(CLOSE_CODES) == set(Outcome)
     assert [int(c) for c in CloseCode] == [1000, 1008, 1009, 1011]
-    assert CloseCode.TOO_BIG == 1009
 
 
 def test_only_the_servers_own_failures_earn_the_apology() -> None:
