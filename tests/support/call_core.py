@@ -106,6 +106,10 @@ class Call:
         pool = self.actions if actions is None else actions
         return [json.loads(a.text) for a in pool if isinstance(a, ToCaller)]
 
+    def events(self, actions: list[Action]) -> list[tuple[str, str]]:
+        """The events of the frames sent to Twilio, each with the stream it names."""
+        return [(m["event"], m["streamSid"]) for m in self.sent(actions)]
+
     def marks(self) -> list[str]:
         return [m["mark"]["name"] for m in self.sent() if m["event"] == "mark"]
 

@@ -28,14 +28,9 @@ from tests.support.call_core import NOISE, QUIET, REPLY, Call, kinds, mark, text
 # the start
 
 
-def test_before_the_start_the_call_has_no_ids() -> None:
-    core = Call().core
-    assert (core.start, core.call_sid, core.stream_sid) == (None, "", "")
-    assert core.phase is Phase.AWAITING_START
-
-
 def test_a_start_is_not_a_call_until_admitted_once() -> None:
     call = Call(greeting="Greet them.")
+    assert (call.core.start, call.core.call_sid, call.core.stream_sid) == (None, "", "")
     assert call.frame(cc.CONNECTED) == []
     (admit,) = call.frame(cc.START)
     assert isinstance(admit, act.Admit) and call.core.phase is Phase.ADMITTING
@@ -50,25 +45,23 @@ def test_a_start_is_not_a_call_until_admitted_once() -> None:
         call.core.admission(None, call.now)
 
 
+OUTBOUND = {"direction": "outbound", "from": cc.CALLER, "to": cc.CALLED}
+
+
 @pytest.mark.parametrize(
     ("params", "logged", "start", "greeting"),
     [
-        (
-            {"direction": "outbound", "from": cc.CALLER, "to": cc.CALLED},
-            cc.CALLER,
-            cc.began("outbound"),
-            [SendText("You called them.")],
-        ),
-        ({}, "unknown", cc.began("inbound", None, None), [SendText("Inbound.")]),
-        ({"from": "Ann"}, "Ann", cc.began("inbound", "Ann", None), [SendText("Inbound.")]),
+        (OUTBOUND, cc.CALLER, cc.began("outbound"), "You called them."),
+        ({}, "unknown", cc.began("inbound", None, None), "Inbound."),
+        ({"from": "Ann"}, "Ann", cc.began("inbound", "Ann", None), "Inbound."),
     ],
 )
 def test_the_start_names_the_call_and_picks_the_greeting(
-    params: dict[str, str], logged: str, start: act.CallBegan, greeting: list[SendText]
+    params: dict[str, str], logged: str, start: act.CallBegan, greeting: str
 ) -> None:
     call = Call(greeting="Inbound.", outbound_greeting="You called them.")
     actions = call.admitted(start=cc.start_with(params))
-    assert actions == [info("stream started (caller %r)", logged), start, *greeting]
+    assert actions == [info("stream started (caller %r)", logged), start, SendText(greeting)]
 
 
 def test_no_greeting_sends_no_text() -> None:
@@ -82,6 +75,7 @@ def test_a_refused_start_ends_before_anything_is_sent() -> None:
         Hangup(Outcome.REFUSED, "stream token already used"),
     ]
     assert call.core.phase is Phase.ADMITTING
+    assert call.tick(60.0) == [] and call.core.say_goodbye("shutdown", call.now) == []
 
 
 @pytest.mark.parametrize(
@@ -106,12 +100,6 @@ def test_no_start_in_time_and_no_audio_after_it() -> None:
     assert call.tick(0.1) == [
         Hangup(Outcome.PROTOCOL_VIOLATION, "no audio within 2.5 s of the start")
     ]
-
-
-def test_while_admitting_time_does_nothing() -> None:
-    call = Call(start_timeout_s=1)
-    call.frame(cc.START)
-    assert call.tick(60.0) == [] and call.core.say_goodbye("shutdown", call.now) == []
 
 
 def test_a_stop_or_a_closed_socket_ends_the_call_as_what_it_was() -> None:
@@ -185,8 +173,7 @@ def test_a_fast_barge_in_stops_playback_and_says_how_much_was_heard() -> None:
     call.audible_reply()
     call.frame(mark(call.marks()[0]))
     assert (heard := call.heard_ms()) > 0
-    for _ in range(2):  # an onset takes three frames of speech
-        assert kinds(call.frame(NOISE)) == [SendAudio]
+    assert [kinds(call.frame(NOISE)) for _ in range(2)] == [[SendAudio]] * 2  # onset: 3 frames
     onset = call.frame(NOISE)
     assert onset[:2] == [ToCaller(wire.clear_message(STREAM)), info(BARGED, 1, heard)]
     assert kinds(onset) == [ToCaller, Log, SendAudio]
@@ -238,10 +225,7 @@ def test_a_reply_after_speech_is_timed_and_the_callers_words_recorded_first() ->
         info("caller said: %r", "What time is it?"),
         TurnRecorded(Turn(1, "caller", "What time is it?")),
     ]
-    assert [(m["event"], m["streamSid"]) for m in call.sent(actions)] == [
-        ("media", STREAM),
-        ("mark", STREAM),
-    ]
+    assert call.events(actions) == [("media", STREAM), ("mark", STREAM)]
     assert not any(isinstance(a, act.Measured) for a in call.agent(AgentAudio(REPLY)))  # same turn
     call.agent(TurnComplete())
     assert kinds(call.agent(AgentAudio(REPLY), after=1.0)) == [ToCaller, ToCaller]  # no speech
@@ -268,11 +252,7 @@ def test_the_turn_completes_with_the_tail_and_the_agents_words() -> None:
     assert shown == json.loads(wire.transcript_message(STREAM, "agent", "Nine o'clock."))
     call.agent(AgentAudio(REPLY))
     actions = call.agent(TurnComplete())
-    assert [(m["event"], m["streamSid"]) for m in call.sent(actions)] == [
-        ("media", STREAM),
-        ("mark", STREAM),
-        ("turnComplete", STREAM),
-    ]
+    assert call.events(actions) == [("media", STREAM), ("mark", STREAM), ("turnComplete", STREAM)]
     assert actions[-2:] == [
         info("agent turn %d (%.0f ms): %r", 1, cc.TURN_MS, "Nine o'clock."),
         TurnRecorded(Turn(1, "agent", "Nine o'clock.", 1, False, cc.TURN_MS, 0.0)),
