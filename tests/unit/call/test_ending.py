@@ -14,6 +14,7 @@ def test_talking_is_never_due() -> None:
     ending = Ending(GRACE)
     ending.turn_completed()
     assert ending.phase is Phase.TALKING and not ending.ending
+    assert (ending.reason, ending.transfer) == ("", None)
     assert ending.due(1e9, replying=False, audible=False) is None
 
 

@@ -113,3 +113,10 @@ def test_any_frame_sorts_without_raising(raw: str | bytes) -> None:
         assert isinstance(
             sorted_, (wire.Start, wire.Media, wire.Mark, wire.Dtmf, wire.Stop, Dropped, Violation)
         )
+
+
+def test_every_ignored_frame_is_counted() -> None:
+    sorter = guard(started=True)
+    for raw in (CONNECTED, START, media(track="outbound")):
+        assert isinstance(sorter.sort(raw, 0.0), Dropped)
+    assert sorter._stats.ignored_frames == 3

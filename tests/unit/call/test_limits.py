@@ -54,3 +54,17 @@ def test_a_stream_that_sends_no_audio() -> None:
     assert call.no_audio(210.0)
     call.caller_audio(210.5, speech=False)
     assert not call.no_audio(1e9)
+
+
+def test_a_new_call_is_listening() -> None:
+    assert limits(idle_timeout_s=30).idle is Idle.LISTENING
+
+
+def test_asking_starts_the_silence_over_and_speech_answers_it() -> None:
+    call = limits(idle_timeout_s=30)
+    call.caller_audio(110.0, speech=True)  # the silence counts from the last speech
+    assert call.tick(139.9, audible=False) is None
+    assert call.tick(140.0, audible=False) is Limit.ASK
+    assert call.tick(140.0, audible=False) is None  # just asked: not silent yet
+    call.caller_audio(150.0, speech=True)
+    assert call.tick(180.0, audible=False) is Limit.ASK  # asked anew, not said goodbye to

@@ -137,3 +137,33 @@ def test_peaks_are_tracked_only_for_the_fast_barge_in_and_start_again_each_turn(
     q = playback(peaks=False)
     q.audio(CHUNK)
     assert q.peak_dbfs == QUIET_DBFS
+
+
+def test_the_stats_count_every_turn_cut_and_barge_in() -> None:
+    p = playback()
+    for _ in range(2):
+        p.audio(CHUNK)
+        p.interrupted()
+    for _ in range(2):
+        p.audio(CHUNK)
+        p.barge_in()
+        p.interrupted()  # Gemini agrees later
+    stats = p._stats
+    assert (stats.agent_turns, stats.interruptions, stats.fast_barge_ins) == (4, 4, 2)
+
+
+def test_each_media_message_is_timed_by_its_bytes_at_eight_per_ms() -> None:
+    p = playback()
+    _, actions = p.audio(CHUNK)
+    (media,) = (m for m in messages(actions) if m["event"] == "media")
+    sent_ms = len(base64.b64decode(media["media"]["payload"])) / 8
+    assert p.ledger.turn(1).sent_ms == sent_ms == p._stats.agent_audio_ms
+
+
+def test_a_clear_is_for_this_stream_and_reported_when_recording() -> None:
+    for cut in (Playback.interrupted, Playback.barge_in):
+        p = playback(record=True)
+        p.audio(CHUNK)
+        _, actions = cut(p)
+        assert messages(actions) == [{"event": "clear", "streamSid": STREAM}]
+        assert [type(a) for a in actions] == [ToCaller, PlaybackCleared]

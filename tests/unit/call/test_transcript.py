@@ -3,6 +3,8 @@ was heard as the marks come back."""
 
 from __future__ import annotations
 
+import logging
+
 from app.call.actions import Action, Log, TurnHeard, TurnRecorded
 from app.call.ledger import PlaybackLedger
 from app.call.record import Turn
@@ -88,3 +90,38 @@ def test_turns_are_numbered_in_order_and_reported_as_snapshots() -> None:
         (3, "caller"),
     ]
     assert recorded(reports)[0] is not transcript.turns[0]  # a copy: sinks may run later
+
+
+def test_the_caller_turn_is_logged_with_its_text_quoted() -> None:
+    transcript = Transcript()
+    transcript.heard("caller", "Hi 'there'")
+    log, _ = transcript.caller_turn()
+    assert log == Log(logging.INFO, "caller said: %r", ("Hi 'there'",))
+
+
+def test_a_turn_heard_in_full_before_it_ended_is_final_at_once() -> None:
+    ledger = PlaybackLedger()
+    transcript = Transcript()
+    ledger.mark_received(ledger.audio_sent(1, 300))
+    transcript.heard("agent", "Yes.")
+    (turn,) = recorded(transcript.agent_turn(ledger.turn(1), interrupted=False))
+    assert (turn.sent_ms, turn.heard_ms) == (300, 300)
+    assert not transcript.settling
+    assert transcript.settle(ledger, call_over=True) == []
+
+
+def test_a_turn_still_playing_does_not_hold_back_one_that_finished() -> None:
+    ledger = PlaybackLedger()
+    transcript = Transcript()
+    ledger.audio_sent(1, 500)
+    transcript.agent_turn(ledger.turn(1), interrupted=False)
+    second = ledger.audio_sent(2, 200)
+    transcript.agent_turn(ledger.turn(2), interrupted=False)
+    ledger.mark_received(second)
+    (heard,) = transcript.settle(ledger, call_over=False)
+    assert isinstance(heard, TurnHeard)
+    assert (heard.turn.agent_turn, heard.turn.heard_ms) == (2, 200)
+    assert transcript.settling  # turn 1 still plays
+    (last,) = transcript.settle(ledger, call_over=True)
+    assert isinstance(last, TurnHeard) and (last.turn.agent_turn, last.turn.heard_ms) == (1, 0)
+    assert not transcript.settling
