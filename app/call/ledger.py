@@ -70,12 +70,14 @@ class PlaybackLedger:
         return playback
 
     def cleared(self, turn: int | None) -> TurnPlayback | None:
-        """A ``clear`` was sent: pending marks become stale; ``turn`` was cut off."""
+        """A ``clear`` was sent: pending marks become stale; ``turn`` was cut off.
+        Returns the turn cut, or None: no such turn, or one a clear had already cut
+        (a second ``interrupted`` with no audio between must not record it again)."""
         self.generation += 1
         self._pending.clear()
-        if turn is None or turn not in self.turns:
+        playback = self.turns.get(turn) if turn is not None else None
+        if playback is None or playback.interrupted:
             return None
-        playback = self.turns[turn]
         playback.interrupted = True
         return playback
 

@@ -243,7 +243,9 @@ def test_interrupted_sends_clear_and_records_what_was_heard() -> None:
         info(message, 1, heard, sent, "It is nine"),
         TurnRecorded(Turn(1, "agent", "It is nine", 1, True, sent, heard)),
     ]
-    assert call.core.stats.interruptions == 1
+    # Said again with no audio between: a clear to be safe, but the turn is not re-recorded.
+    assert call.agent(Interrupted()) == [ToCaller(wire.clear_message(STREAM), True)]
+    assert call.core.stats.interruptions == 2
 
 
 def test_the_turn_completes_with_the_tail_and_the_agents_words() -> None:

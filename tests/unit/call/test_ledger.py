@@ -75,6 +75,7 @@ def test_marks_echoed_by_a_clear_do_not_count_as_heard() -> None:
     cut = ledger.cleared(1)
     assert cut is ledger.turn(1) and cut.interrupted
     assert ledger.pending_marks == 0
+    assert ledger.cleared(1) is None and ledger.generation == 2  # cut once, not twice
     for name in names[1:]:  # Twilio echoes every pending mark at once after a clear
         assert ledger.mark_received(name) is None
     assert ledger.turn(1).heard_ms == 20
