@@ -1,5 +1,5 @@
 """CPU per Gemini Live audio message: the SDK's reading and writing beside this
-project's (app/gemini_wire.py), measured in the same run.
+project's (app/agent/gemini/wire.py), measured in the same run.
 
 Run: ``python -m bench.gemini_wire``. Out: one caller frame (20 ms at 16 kHz) written
 as the SDK's ``send_realtime_input(audio=...)`` builds it (pydantic model, converter,

@@ -1,7 +1,7 @@
 """Mutation testing of the pure modules, each against its own unit tests (mutmut 3).
 
 Run: ``python -m bench.mutation`` (needs ``pip install 'mutmut>=3.6'``; tested with 3.8.1).
-Options: ``--min-score 90`` (exit 1 below it), ``--module app/ledger.py`` (repeatable:
+Options: ``--min-score 90`` (exit 1 below it), ``--module app/call/ledger.py`` (repeatable:
 a subset), ``--max-children 1`` (mutmut's parallel workers), ``--show-survivors``
 (print each surviving mutant's diff), ``--report-dir DIR`` (write every module's
 non-killed mutants, with diffs, and a ``summary.json``).

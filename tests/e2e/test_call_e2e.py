@@ -2,7 +2,7 @@
 the real google-genai client → TLS → the Gemini Live stand-in, and back.
 
 The measured figures are printed (run with ``-s`` to see them):
-    python -m pytest tests/test_call_e2e.py -s
+    python -m pytest tests/e2e/test_call_e2e.py -s
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ async def test_floods_close_only_the_offending_stream(standin: GeminiStandIn, at
 
 @pytest.fixture(scope="module")
 def hostile_corpus() -> list[str | bytes]:
-    """Frames drawn by hypothesis from tests/hostile.py (about 2,000: 300 draws of 6-8)."""
+    """Frames drawn by hypothesis from tests/support/hostile.py (about 2,000: 300 draws of 6-8)."""
     frames: list[str | bytes] = []
 
     @settings(

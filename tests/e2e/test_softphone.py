@@ -2,7 +2,7 @@
 playing recorded speech, the real app on uvicorn, the real google-genai client, the
 Gemini Live stand-in. Its access rules are checked over plain HTTP and WebSockets.
 
-    python -m pytest tests/test_softphone.py -s    # prints the measured figures
+    python -m pytest tests/e2e/test_softphone.py -s    # prints the measured figures
 """
 
 from __future__ import annotations

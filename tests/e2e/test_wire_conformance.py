@@ -2,7 +2,7 @@
 
 The frames are the project's own (tests/fixtures/wire/, made by make_wire_fixtures.py
 from the facts in shared/protocol.md §4 and shared/wire-recordings/notes.md);
-tests/test_wire_recordings.py replays the recordings themselves. Everything runs
+tests/e2e/test_wire_recordings.py replays the recordings themselves. Everything runs
 over real sockets: uvicorn serving the app, the real google-genai client over TLS to
 the stand-in, the Twilio-like client on the other side.
 """
@@ -88,7 +88,7 @@ async def test_a_real_session_uses_the_fast_path(standin: GeminiStandIn) -> None
     async with connector.connect() as session:
         assert session.fast_path, (
             f"google-genai {SDK_VERSION}: AsyncSession._ws or _live_converters changed;"
-            " update app/gemini.py (and the version bound in pyproject.toml)"
+            " update app/agent/gemini/session.py (and the version bound in pyproject.toml)"
         )
         assert isinstance(session._session._ws, ClientConnection)
         await session.send_audio(pcm)

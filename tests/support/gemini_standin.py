@@ -34,7 +34,7 @@ from websockets.http11 import Request, Response
 
 DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
 VERTEX_PATH = "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"
-# The top-level keys google-genai 3.6.1 reads (tests/test_wire_conformance.py checks
+# The top-level keys google-genai 3.6.1 reads (tests/e2e/test_wire_conformance.py checks
 # that the installed SDK reads each of them).
 SERVER_KEYS = frozenset(
     {

@@ -158,7 +158,7 @@ _SDK_FAILURES = (
 
 
 # The SDK's own conversion of a parsed server message into its types, used for every
-# message but plain model audio (app/gemini_wire.py). Without it (another SDK version)
+# message but plain model audio (app/agent/gemini/wire.py). Without it (another SDK version)
 # the SDK's public receive() is used for everything.
 try:
     from google.genai import _live_converters
@@ -190,7 +190,7 @@ class GeminiSession:
             log.warning(
                 "google-genai %s has no AsyncSession._ws or _live_converters: every message"
                 " goes through the SDK's public methods, at several times the CPU, and a"
-                " message it does not know ends the session (tests/test_wire_conformance.py"
+                " message it does not know ends the session (tests/e2e/test_wire_conformance.py"
                 " fails on this SDK)",
                 SDK_VERSION,
             )
@@ -310,7 +310,7 @@ def from_wire(message: dict[str, Any], *, vertex: bool) -> types.LiveServerMessa
 
 def read_message(message: dict[str, Any], *, vertex: bool) -> Iterator[AgentEvent]:
     """The events of one parsed server message, as a session reads it: plain model
-    audio here (app/gemini_wire.py), anything else through the SDK. Changes ``message``."""
+    audio here (app/agent/gemini/wire.py), anything else through the SDK. Changes ``message``."""
     audio = model_audio(message)
     if audio is None:
         yield from read_with_sdk(message, vertex=vertex)

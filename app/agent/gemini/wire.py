@@ -3,7 +3,7 @@
 Caller audio goes out 50 times a second per call and agent audio comes back about 25
 times a second. Passing each message through the SDK's pydantic models costs about
 100 µs of CPU, far more than converting the audio. Only the two plain-audio shapes
-are handled here. Any other message goes through the SDK (``app/gemini.py``), as
+are handled here. Any other message goes through the SDK (``app/agent/gemini/session.py``), as
 does any message this module does not recognise exactly. The service's error envelope
 is recognised here too, so the adapter can end the session with its code.
 """
