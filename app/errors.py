@@ -24,6 +24,11 @@ class OutboundNotConfigured(ConfigError):
     """Settings needed for outbound calls are missing; the message names them."""
 
 
+class IncompatibleDependency(ConfigError):
+    """An installed dependency moved a part the server builds on; the message names the
+    part and says to install the locked releases."""
+
+
 class RecordingsUnusable(PhonebotError):
     """The recordings directory cannot take files; the message says why."""
 

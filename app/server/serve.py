@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 from types import FrameType
 
@@ -11,10 +12,28 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from app.errors import ConfigError
+from app.errors import ConfigError, IncompatibleDependency
 from app.server.media import WS_MAX_SIZE
 from app.server.switchboard import Switchboard
 from app.settings import Settings
+
+
+def uvicorn_parts_moved() -> list[str]:
+    """uvicorn's private parts this module builds on (pyproject bounds its version) that a
+    release has moved or renamed, each named; empty when all are where they were."""
+    moved = []
+    serve_ = getattr(uvicorn.Server, "_serve", None)
+    if (
+        not inspect.iscoroutinefunction(serve_)
+        or "sockets" not in inspect.signature(serve_).parameters
+    ):
+        moved.append("Server._serve(sockets), what runs between startup and shutdown")
+    if "_captured_signals" not in uvicorn.Server.__init__.__code__.co_names:
+        moved.append("Server._captured_signals, the signals it re-raises after shutdown")
+    for name in ("conn", "transport", "loop"):  # the attributes its __init__ sets
+        if name not in H11Protocol.__init__.__code__.co_names:
+            moved.append(f"H11Protocol.{name}")
+    return moved
 
 
 class DrainingServer(uvicorn.Server):
@@ -116,6 +135,12 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(app: Starlette, settings: Settings, sock: socket.socket) -> None:
+    moved = uvicorn_parts_moved()
+    if moved:
+        raise IncompatibleDependency(
+            f"uvicorn {uvicorn.__version__} changed what the server builds on"
+            f" ({'; '.join(moved)}): install the locked releases (requirements/runtime.lock)"
+        )
     protocol = type(
         "HeaderDeadline", (HeaderDeadline,), {"header_timeout_s": settings.header_timeout_seconds}
     )
