@@ -9,8 +9,14 @@
 #   requirements/update.sh --upgrade                move everything to the newest allowed
 #   requirements/update.sh --upgrade-package twilio move one package
 #
-# Install from them with:  pip install --require-hashes -r requirements/runtime.lock
-#                          pip install --no-deps .
+# Both locks also pin the build backend (requirements/build.in), so the project itself
+# is built from a hashed release too.
+#
+# Install from them with:  pip install --no-deps --require-hashes -r requirements/runtime.lock
+#                          pip install --no-deps --no-build-isolation -e .
+# --no-deps: pip installs the lock's lines and nothing else, so it never resolves a
+# dependency against the index (old pips resolve an extra such as google-auth[requests]
+# to the newest release and then refuse it for having no pin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +38,7 @@ common=(--universal --python-version 3.11 --generate-hashes --quiet
         --custom-compile-command requirements/update.sh)
 # The test lock first; the runtime lock is constrained by it, so production runs
 # exactly the versions CI tested.
-"$uv" pip compile pyproject.toml --extra test "${common[@]}" -o requirements/test.lock "$@"
-"$uv" pip compile pyproject.toml --constraint requirements/test.lock "${common[@]}" \
+"$uv" pip compile pyproject.toml requirements/build.in --extra test "${common[@]}" -o requirements/test.lock "$@"
+"$uv" pip compile pyproject.toml requirements/build.in --constraint requirements/test.lock "${common[@]}" \
   -o requirements/runtime.lock
 echo "wrote requirements/test.lock and requirements/runtime.lock"

@@ -151,13 +151,31 @@ def tool_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
+def clean_copy(dest: Path) -> Path:
+    """The checkout as it is now, without caches, environments or earlier builds: what a
+    fresh clone holds (plus uncommitted changes, which are what is being tested)."""
+    shutil.copytree(ROOT, dest, ignore=NOT_SOURCE, symlinks=True)
+    return dest
+
+
 def build_wheel(dest: Path) -> Path:
-    """The project's wheel, built from a clean copy of the checkout as it is now."""
-    source = dest / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE, symlinks=True)
+    """The project's wheel, built from a clean copy of the checkout as it is now, with the
+    locked setuptools of this environment (no build isolation: nothing from the index)."""
+    source = clean_copy(dest / "source")
     wheels = dest / "wheels"
     _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, source],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            wheels,
+            source,
+        ],
         "building the wheel",
         env=tool_env(),
     )
@@ -210,7 +228,7 @@ def install(python: Path, root: Path, wheel: Path, dependencies: Dependencies) -
     pip: list[str | Path] = [venv.python, "-m", "pip", "--disable-pip-version-check", "-q"]
     if dependencies == "locked":
         _run(
-            [*pip, "install", "--require-hashes", "-r", RUNTIME_LOCK],
+            [*pip, "install", "--no-deps", "--require-hashes", "-r", RUNTIME_LOCK],
             "installing from the lock",
             env=tool_env(),
         )
