@@ -1,3 +1,4 @@
+# edge: configures the process's logging from the settings
 """Log set-up for the server process: one format, secrets never written, one line
 per record.
 
