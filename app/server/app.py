@@ -43,14 +43,14 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         },
     )
     app.state.services = services
-    app.state.board = services.board
+    app.state.calls = services.calls
     return app
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     services: Services = app.state.services
-    services.open()
+    await services.open()
     announce(services)
     try:
         yield

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection, Request
@@ -54,17 +53,16 @@ def client_address(connection: HTTPConnection) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-def throttled(request: Request) -> None:
+async def throttled(request: Request) -> None:
     """429 for an address that got the token wrong too often lately."""
-    services = services_of(request)
-    if services.throttle.blocked(client_address(request), time.monotonic()):
+    if await services_of(request).throttle.blocked(client_address(request)):
         raise BadRequest("too many wrong tokens from this address; try again in a minute", 429)
 
 
-def failed_token(request: Request, what: str) -> None:
+async def failed_token(request: Request, what: str) -> None:
     """Count a wrong token; the address's first refusal is logged, the rest are not."""
     address = client_address(request)
-    if services_of(request).throttle.failed(address, time.monotonic()):
+    if await services_of(request).throttle.failed(address):
         log.warning("%s: too many wrong tokens from %s; refusing it for a while", what, address)
 
 

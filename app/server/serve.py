@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from app.errors import ConfigError, IncompatibleDependency
+from app.server.calls_here import LocalCalls
 from app.server.media import WS_MAX_SIZE
-from app.server.switchboard import Switchboard
 from app.settings import Settings
 
 
@@ -41,9 +41,9 @@ class DrainingServer(uvicorn.Server):
     politely (up to the drain timeout) before uvicorn shuts down. A second signal
     stops at once."""
 
-    def __init__(self, config: uvicorn.Config, board: Switchboard, drain_s: float) -> None:
+    def __init__(self, config: uvicorn.Config, calls: LocalCalls, drain_s: float) -> None:
         super().__init__(config)
-        self._board = board
+        self._calls = calls
         self._drain_s = drain_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._drain_task: asyncio.Task[None] | None = None
@@ -60,16 +60,16 @@ class DrainingServer(uvicorn.Server):
         self._captured_signals.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._drain_task is not None or self._loop is None or not self._board.active:
+        if self._drain_task is not None or self._loop is None or not self._calls.active:
             super().handle_exit(sig, frame)
-            if not self._board.active:
-                self._board.draining = True
+            if not self._calls.active:
+                self._calls.draining = True
             return
         self._loop.call_soon_threadsafe(self._start_drain, sig, frame)
 
     def _start_drain(self, sig: int, frame: FrameType | None) -> None:
         async def drain_then_exit() -> None:
-            await self._board.drain(self._drain_s)
+            await self._calls.drain(self._drain_s)
             super(DrainingServer, self).handle_exit(sig, frame)
 
         self._drain_task = asyncio.get_running_loop().create_task(drain_then_exit())
@@ -163,4 +163,4 @@ def serve(app: Starlette, settings: Settings, sock: socket.socket) -> None:
         # cookies) at LOG_LEVEL=debug.
         log_level=None,
     )
-    DrainingServer(config, app.state.board, settings.shutdown_drain_seconds).run(sockets=[sock])
+    DrainingServer(config, app.state.calls, settings.shutdown_drain_seconds).run(sockets=[sock])

@@ -24,6 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from app.errors import CallRefused
+from app.server.calls_here import STREAM_TOKEN_PARAMETER
 from app.server.inputs import (
     client_address,
     failed_token,
@@ -34,7 +35,6 @@ from app.server.inputs import (
 )
 from app.server.media import run_call
 from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess, host_name
-from app.server.switchboard import STREAM_TOKEN_PARAMETER
 from app.telephony.signatures import POLICY_VIOLATION, token_matches
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ async def page(request: Request) -> Response:
         page_html = (STATIC / "softphone.html").read_text(encoding="utf-8")
         return HTMLResponse(page_html, headers=PAGE_HEADERS)
     if "token" in request.query_params:  # an old link: it signs nobody in
-        failed_token(request, "softphone sign-in")
+        await failed_token(request, "softphone sign-in")
         message = (
             "Sign in with this form: a token in the address ends up in logs and browser"
             " history, so it is not accepted there."
@@ -115,11 +115,11 @@ async def sign_in(request: Request) -> Response:
     access = access_of(request)
     if not access.known_page(request):
         return unknown_page(request)
-    throttled(request)
+    await throttled(request)
     form = await request.form()
     supplied = form.get("token")
     if not isinstance(supplied, str) or not token_matches(supplied, access.operator_token):
-        failed_token(request, "softphone sign-in")
+        await failed_token(request, "softphone sign-in")
         return login("That is not the operator token.", 401, options)
     answer = RedirectResponse(PAGE_PATH + (f"?{options}" if options else ""), status_code=303)
     answer.set_cookie(
@@ -181,7 +181,7 @@ async def session(request: Request) -> Response:
         return rejection
     call_sid = "SP" + secrets.token_hex(16)
     try:
-        token = services_of(request).board.offer(call_sid)
+        token = await services_of(request).calls.offer(call_sid)
     except CallRefused as refused:
         log.warning("softphone call turned away: %s", refused.reason)
         return JSONResponse({"error": "the server is busy; try again"}, status_code=503)

@@ -115,6 +115,11 @@ class CallRecords:
         assert cursor.lastrowid is not None
         self._legs[start.call_sid] = cursor.lastrowid
 
+    def known(self, call_sid: str) -> bool:
+        """Has a stream of this call ever started here? (Kept as long as the records.)"""
+        found = self._run("SELECT 1 FROM legs WHERE call_sid = ? LIMIT 1", (call_sid,))
+        return found.fetchone() is not None
+
     def _leg(self, call_sid: str) -> int:
         leg = self._legs.get(call_sid)
         if leg is None:
