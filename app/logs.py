@@ -18,6 +18,7 @@ import base64
 import json
 import logging
 import re
+import time
 from urllib.parse import quote, quote_plus
 
 from app.settings import Settings
@@ -30,6 +31,25 @@ NOISY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 REDACTED = "[redacted]"
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class Sparse:
+    """Lets a log line through once per key per ``every_s`` (a flood of the same refusal
+    is one line a minute, not one per request); bounded memory."""
+
+    def __init__(self, every_s: float = 60.0, max_keys: int = 10_000) -> None:
+        self.every_s = every_s
+        self.max_keys = max_keys
+        self._last: dict[str, float] = {}
+
+    def due(self, key: str) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -self.every_s) < self.every_s:
+            return False
+        if len(self._last) >= self.max_keys:
+            self._last.clear()
+        self._last[key] = now
+        return True
 
 
 def encoded_forms(secret: str) -> set[str]:

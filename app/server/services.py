@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from app.addressing import KnownHosts
 from app.agent.echo import EchoConnector
 from app.agent.link_state import LinkPolicy
 from app.call.bridge import BridgeOptions
@@ -36,6 +36,7 @@ from app.registry.base import CallRegistry, SharedThrottle
 from app.registry.memory import MemoryRegistry, MemoryThrottle
 from app.registry.process import process_name
 from app.server.calls_here import LocalCalls
+from app.server.pending import PendingRequests
 from app.server.softphone_access import SoftphoneAccess
 from app.settings import Settings
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
@@ -66,6 +67,8 @@ class Services:
     throttle: SharedThrottle = field(default_factory=MemoryThrottle)  # wrong tokens
     writer: DiskWriter = field(default_factory=DiskWriter)  # records and recordings
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
+    # Requests waiting on their client, per client (the app's and the server's guard).
+    pending: PendingRequests = field(default_factory=PendingRequests)
 
     @property
     def softphone_options(self) -> BridgeOptions:
@@ -147,9 +150,14 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         metrics=PrometheusMetrics(),
         records=records,
         connector=connector,
-        softphone=SoftphoneAccess(token, urlsplit(settings.public_base or "").hostname)
+        softphone=SoftphoneAccess(token, KnownHosts(settings.public_base))
         if settings.enable_softphone
         else None,
+        pending=PendingRequests(
+            settings.max_pending_requests_per_client,
+            settings.request_timeout_seconds,
+            settings.proxies,
+        ),
     )
 
 
