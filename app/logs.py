@@ -22,6 +22,7 @@ import time
 from urllib.parse import quote, quote_plus
 
 from app.settings import Settings
+from app.text import printable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 STREAM_TOKEN_PATTERN = re.compile(r"\b\d{9,11}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{43}\b")
@@ -30,7 +31,6 @@ QUIET_LOGGERS = ("websockets", "uvicorn.error", "httpx", "httpcore", "google_gen
 NOISY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 REDACTED = "[redacted]"
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Sparse:
@@ -57,11 +57,6 @@ def encoded_forms(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
 
 
-def escape_controls(text: str) -> str:
-    """Newlines, ESC and other control characters as visible escapes (\\n, \\x1b)."""
-    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-
-
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -75,7 +70,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = escape_controls(self.redact(message))
+        clean = printable(self.redact(message))
         if record.exc_info and record.exc_text is None:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

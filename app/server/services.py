@@ -121,13 +121,14 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     if connector is None:
         connector = agent_connector(settings, tools)
     records = open_records(settings)
+    secret = stream_token_secret(settings)
     registry = MemoryRegistry(
-        StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
+        StreamTokens(secret, settings.stream_token_ttl_seconds),
         settings.max_concurrent_calls,
         settings.max_softphone_calls,
         process=process_name(),
     )
-    calls = LocalCalls(registry, known=None if records is None else records_know(records))
+    calls = LocalCalls(registry, secret, known=None if records is None else records_know(records))
     options = dataclasses.replace(
         bridge_options(settings),
         admit=calls.admit,

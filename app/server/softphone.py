@@ -25,7 +25,6 @@ from starlette.websockets import WebSocket
 
 from app.addressing import host_name
 from app.errors import BadRequest, CallRefused
-from app.server.calls_here import STREAM_TOKEN_PARAMETER
 from app.server.inputs import (
     client_address,
     failed_token,
@@ -192,23 +191,15 @@ async def session(request: Request) -> Response:
     if rejection is not None:
         return rejection
     call_sid = "SP" + secrets.token_hex(16)
+    vouched = {"from": CALLER, "to": CALLER, "direction": "inbound"}
     try:
-        token = await services_of(request).calls.offer(call_sid)
+        parameters = await services_of(request).calls.offer(call_sid, vouched)
     except CallRefused as refused:
         log.warning("softphone call turned away: %s", refused.reason)
         return JSONResponse({"error": "the server is busy; try again"}, status_code=503)
     log.info("softphone call %s from %s", call_sid, client_address(request))
     return JSONResponse(
-        {
-            "callSid": call_sid,
-            "parameters": {
-                "callSid": call_sid,
-                "from": CALLER,
-                "to": CALLER,
-                "direction": "inbound",
-                STREAM_TOKEN_PARAMETER: token,
-            },
-        },
+        {"callSid": call_sid, "parameters": parameters},
         headers={"Cache-Control": "no-store"},
     )
 

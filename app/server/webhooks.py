@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from app.errors import CallRefused
 from app.registry.base import Dial
+from app.server.calls_here import STREAM_TOKEN_PARAMETER
 from app.server.inputs import services_of
 from app.telephony import twiml
 from app.telephony.forms import (
@@ -35,6 +36,7 @@ from app.telephony.paths import (
     STREAM_STATUS_PATH,
 )
 from app.telephony.signatures import websocket_url
+from app.telephony.stream_tokens import SEAL_PARAMETER
 
 if TYPE_CHECKING:
     from app.server.services import Services
@@ -83,14 +85,19 @@ def xml(body: str) -> Response:
 async def incoming_call(request: Request, services: Services, form: Form) -> Response:
     settings = services.settings
     call_sid = form["CallSid"]
+    outbound = form.get("Direction", "").startswith("outbound")
+    vouched = {
+        "from": form.get("From", ""),
+        "to": form.get("To", ""),
+        "direction": "outbound" if outbound else "inbound",
+    }
     try:
-        token = await services.calls.offer(call_sid)
+        parameters = await services.calls.offer(call_sid, vouched)
     except CallRefused as refused:
         log.warning("call %s turned away: %s", call_sid, refused.reason)
         if refused.replayed:  # no caller waits on a replay: nothing to say
             return xml(twiml.hangup())
         return xml(twiml.say_and_hang_up(settings.busy_message))
-    outbound = form.get("Direction", "").startswith("outbound")
     log.info(
         "%s call %s %s %s",
         "outbound" if outbound else "incoming",
@@ -105,10 +112,11 @@ async def incoming_call(request: Request, services: Services, form: Form) -> Res
             action_url=base + CALL_ENDED_PATH,
             status_url=base + STREAM_STATUS_PATH,
             call_sid=call_sid,
-            caller=form.get("From", ""),
-            called=form.get("To", ""),
-            stream_token=token,
-            direction="outbound" if outbound else "inbound",
+            caller=parameters["from"],
+            called=parameters["to"],
+            stream_token=parameters[STREAM_TOKEN_PARAMETER],
+            seal=parameters[SEAL_PARAMETER],
+            direction=parameters["direction"],
         )
     )
 

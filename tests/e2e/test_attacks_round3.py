@@ -6,6 +6,9 @@ section)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,9 +16,15 @@ import httpx
 import pytest
 import websockets
 
+from app.call.record import CallStart, Turn
+from app.server.calls_here import UNSEALED
+from app.sinks.records import CallRecords
+from app.telephony.captures import build_capture
 from app.telephony.emulator import TwilioEmulator
 from tests.support.attacks import (
     CALL,
+    OTHER_CALL,
+    STREAM,
     TOKEN,
     development,
     echo_call,
@@ -253,3 +262,51 @@ async def test_n5_development_serves_only_its_own_name_and_pages(tmp_path: Path)
     assert "set PUBLIC_URL to the tunnel's https address" in refused[0].json()["error"]
     assert [p.status_code for p in probes] == [200, 200]
     assert "<Stream" in own.text and from_own_page.status_code == 200
+
+
+# N6 (low): the caller's and called numbers came from the stream, unchecked, and
+# reached the operator's terminal raw
+
+
+async def test_n6_the_numbers_are_the_signed_webhooks_and_output_is_printable(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = production(tmp_path, port)
+    nasty = "\x1b]0;pwned\x07\x1b[2J\u202eevil"
+    async with server(env, tmp_path) as app:
+        twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
+        instruction = await twilio.incoming_call(CALL, caller="+15550100001")
+        assert instruction.parameters["from"] == "+15550100001"
+        forged = dict(instruction.parameters, **{"from": nasty})
+        stream = await twilio.open_stream(dataclasses.replace(instruction, parameters=forged))
+        await stream.replay(build_capture(b"", {"callSid": CALL}, stop=False)[:2])
+        await stream.wait_closed()
+        # The one token was spent on the forged start; the webhook's own numbers work.
+        assert (stream.closed_code, stream.closed_reason) == (1008, f"refused: {UNSEALED}")
+        honest = await echo_call(twilio, OTHER_CALL)
+        assert honest.closed_code == 1000
+        async with httpx.AsyncClient(base_url=app.base) as http:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            listed = (await http.get("/calls", headers=auth)).json()["calls"]
+    assert [(c["call_sid"], c["caller"]) for c in listed] == [(OTHER_CALL, "+15550100001")]
+    # Records written before this defence (or text the model chose) reach no terminal raw.
+    records = CallRecords(tmp_path / "calls.sqlite3")
+    records.call_started(CallStart(CALL, STREAM, nasty, nasty, "inbound"))
+    records.turn(CALL, Turn(1, "agent", nasty, 1, False, 100.0, 100.0))
+    records.close()
+    env["PORT"] = str(free_port())
+    async with server(env, tmp_path) as app, httpx.AsyncClient(base_url=app.base) as http:
+        one = await http.get(f"/calls/{CALL}", headers={"Authorization": f"Bearer {TOKEN}"})
+    shown = subprocess.run(
+        [sys.executable, "-m", "app", "calls", CALL],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\u202eevil"
+    assert one.json()["caller"] == escaped and one.json()["turns"][0]["heard_text"] == escaped
+    assert escaped in shown
+    assert not any(c in shown + one.text for c in "\x1b\x07\u202e")
