@@ -16,7 +16,9 @@ from app.telephony.signatures import POLICY_VIOLATION
 
 log = logging.getLogger(__name__)
 
-WS_MAX_SIZE = 64 * 1024  # Twilio frames are ~400 bytes; a larger one is closed with 1009
+# Twilio's frames are ~400 bytes; a start with its parameters (each under 500
+# characters) a few KiB. A larger one is closed with 1009.
+WS_MAX_SIZE = 16 * 1024
 
 
 class StarletteMediaSocket:

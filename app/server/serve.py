@@ -10,10 +10,12 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from app.errors import ConfigError, IncompatibleDependency
 from app.server.calls_here import LocalCalls
 from app.server.http_guard import MAX_HEADER_BYTES, guarded_protocol
+from app.server.ws_guard import StallGuard
 from app.server.media import WS_MAX_SIZE
 from app.settings import Settings
 
@@ -36,6 +38,11 @@ def uvicorn_parts_moved() -> list[str]:
             moved.append(f"H11Protocol.{name}")
     if not callable(getattr(H11Protocol, "on_response_complete", None)):
         moved.append("H11Protocol.on_response_complete(), called when a response is sent")
+    for name in ("writable", "close_timer", "disconnected", "client", "transport", "loop"):
+        if name not in WebSocketsSansIOProtocol.__init__.__code__.co_names:
+            moved.append(f"WebSocketsSansIOProtocol.{name}")
+    if not callable(getattr(WebSocketsSansIOProtocol, "keepalive_timeout", None)):
+        moved.append("WebSocketsSansIOProtocol.keepalive_timeout(), an unanswered ping")
     return moved
 
 
@@ -113,6 +120,7 @@ def serve(app: Starlette, settings: Settings, sock: socket.socket) -> None:
         # The app's ProxyHeaders middleware says who the client is (TRUSTED_PROXIES);
         # uvicorn's own rule took the client-written end of X-Forwarded-For for "*".
         proxy_headers=False,
+        ws=StallGuard,  # a peer that stops reading is dropped, not waited for
         ws_max_size=WS_MAX_SIZE,
         ws_per_message_deflate=False,  # Twilio does not compress; never spend CPU on it
         log_config=None,

@@ -197,6 +197,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         guard=GuardPolicy(
             max_malformed=settings.max_malformed_messages,
             max_messages_per_s=settings.max_messages_per_second,
+            max_audio_rate=settings.max_audio_rate_factor,
         ),
         limits=LimitPolicy(
             max_call_s=settings.max_call_seconds, idle_timeout_s=settings.idle_timeout_seconds

@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=30.0, ge=0)
     max_malformed_messages: int = Field(default=100, ge=0)
     max_messages_per_second: float = Field(default=250.0, gt=0)
+    max_audio_rate_factor: float = Field(default=2.0, ge=0)
 
     # Serving
     host: str | None = None  # unset: 0.0.0.0, or 127.0.0.1 in development (no signatures)

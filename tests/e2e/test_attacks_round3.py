@@ -6,32 +6,41 @@ section)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import dataclasses
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+from twilio.request_validator import RequestValidator
 
 from app.call.record import CallStart, Turn
 from app.server.calls_here import UNSEALED
 from app.sinks.records import CallRecords
-from app.telephony.captures import build_capture
+from app.telephony.captures import TWILIO_SILENCE, build_capture
 from app.telephony.emulator import TwilioEmulator
 from tests.support.attacks import (
     CALL,
     OTHER_CALL,
     STREAM,
     TOKEN,
+    deaf_stream,
     development,
     echo_call,
     production,
     raw_stream,
     server,
+    start_frame,
 )
+from tests.support.calls import REPLY
+from tests.support.gemini_standin import GeminiStandIn, StandInConnection
+from tests.support.process import start_server
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port
 
 ATTACKER = "127.0.0.2"  # loopback is a /8 on Linux: another client on the same machine
@@ -310,3 +319,118 @@ async def test_n6_the_numbers_are_the_signed_webhooks_and_output_is_printable(
     assert one.json()["caller"] == escaped and one.json()["turns"][0]["heard_text"] == escaped
     assert escaped in shown
     assert not any(c in shown + one.text for c in "\x1b\x07\u202e")
+
+
+# N7 (low): no byte-rate limit on media: 79 minutes of audio into a call in 5 s
+
+
+async def test_n7_a_call_carries_at_most_twice_real_time_of_audio(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    port = free_port()
+    env = production(tmp_path, port, RECORDINGS_DIR=str(recordings))
+    async with server(env, tmp_path) as app:
+        twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
+        stream = await twilio.open_stream(await twilio.incoming_call(CALL))
+        start = start_frame(CALL, STREAM)
+        start["start"]["customParameters"] = stream.parameters
+        await stream.send_json(start)
+        began = time.monotonic()
+
+        def media(ulaw: bytes) -> dict[str, object]:
+            payload = base64.b64encode(ulaw).decode()
+            return {"event": "media", "streamSid": STREAM, "media": {"payload": payload}}
+
+        await stream.send_json(media(TWILIO_SILENCE * 20))  # 3200 bytes: refused, counted
+        largest = media(TWILIO_SILENCE * 10)  # 1600 bytes, 200 ms: the largest taken
+        frames = 0
+        while time.monotonic() - began < 3.0:  # 200 frames a second: within the message rate
+            for _ in range(20):
+                await stream.send_json(largest)
+            frames += 20
+            await asyncio.sleep(0.1)
+        elapsed = time.monotonic() - began
+        await stream.stop(CALL)
+        await stream.wait_closed()
+        log = app.log
+    with wave.open(str(recordings / f"{CALL}.wav")) as wav:
+        recorded_s = wav.getnframes() / wav.getframerate()
+    sent_s = frames * 0.2
+    assert sent_s > 10 * elapsed  # the attack: far faster than real time
+    assert recorded_s <= 2 * elapsed + 2.0 + 0.2  # within the factor, after the burst
+    assert "ignored malformed Twilio frame #1: 'media payload too large'" in log
+    assert "caller audio faster than 2x real time: dropping the excess" in log
+
+
+async def test_n7_a_frame_beyond_any_twilio_frame_closes_the_stream(tmp_path: Path) -> None:
+    port = free_port()
+    async with server(production(tmp_path, port), tmp_path) as app:
+        twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
+        stream = await twilio.open_stream(await twilio.incoming_call(CALL))
+        await stream.replay(build_capture(b"", {"callSid": CALL}, stop=False)[:2])
+        payload = base64.b64encode(TWILIO_SILENCE * 300).decode()  # 45 KB: 6 s of audio
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await stream.send_json(
+                {"event": "media", "streamSid": STREAM, "media": {"payload": payload}}
+            )
+        await stream.wait_closed()
+        assert stream.closed_code == 1009  # message too big: the frame is never read
+
+
+# N8 (low): a client that stops reading was never released
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return (
+        int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+        / 1024
+    )
+
+
+async def test_n8_a_peer_that_stops_reading_is_dropped_and_its_line_freed(
+    standin: GeminiStandIn, tmp_path: Path
+) -> None:
+    async def flood(conn: StandInConnection) -> None:  # the agent talks on and on
+        await conn.wait_audio_ms(100)
+        for _ in range(200):
+            await conn.send_audio(REPLY, chunk_ms=200)
+
+    standin.scenario = flood
+    process, base, log_path = await start_server(
+        standin, tmp_path, MAX_CONCURRENT_CALLS="1", ENABLE_SOFTPHONE="true", OPERATOR_TOKEN=TOKEN
+    )
+    try:
+        port = int(base.rsplit(":", 1)[1])
+        twilio = TwilioEmulator(base, PUBLIC_URL, AUTH_TOKEN)
+        instruction = await twilio.incoming_call(CALL)
+        start = start_frame(CALL, STREAM)
+        start["start"]["customParameters"] = instruction.parameters
+        speech = base64.b64encode(TWILIO_SILENCE * 10).decode()
+        media = {"event": "media", "streamSid": STREAM, "media": {"payload": speech}}
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(
+            "wss://bot.example.com/media-stream", {}
+        )
+        before = rss_mb(process.pid)
+        deaf = deaf_stream(
+            port, "/media-stream", {"X-Twilio-Signature": signature}, [start, media, media]
+        )
+        began = time.monotonic()
+        async with httpx.AsyncClient(base_url=base) as http:
+            health = (await http.get("/healthz")).json()
+            assert health["active_calls"] == 1
+            async with asyncio.timeout(20):
+                while (await http.get("/healthz")).json()["active_calls"]:
+                    await asyncio.sleep(0.2)
+            freed_after = time.monotonic() - began
+            # The line is free again: the next caller is answered, not told "busy".
+            assert (await twilio.incoming_call(OTHER_CALL)).parameters["streamToken"]
+        grown = rss_mb(process.pid) - before
+        deaf.close()
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 20)
+    log = log_path.read_text()
+    assert freed_after < 15, freed_after  # five seconds stuck, then dropped
+    assert grown < 30, f"the server grew {grown:.0f} MB"
+    assert "aborting the WebSocket from 127.0.0.1" in log and "read nothing for 5 s" in log
+    assert f"[call {CALL} stream {STREAM}] call ended: completed" in log

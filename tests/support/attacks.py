@@ -4,7 +4,11 @@ shape (the echo agent: no Gemini needed), raw sockets, and a short echo call."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -91,3 +95,39 @@ async def echo_call(twilio: TwilioEmulator, call_sid: str, seconds: float = 1.0)
     await stream.stop(call_sid)
     await stream.wait_closed()
     return stream
+
+
+def ws_frame(message: dict[str, Any]) -> bytes:
+    """One masked text frame, as a client sends it."""
+    data = json.dumps(message).encode()
+    mask = os.urandom(4)
+    size = len(data)
+    head = bytes([0x81]) + (
+        bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    )
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def deaf_stream(
+    port: int, path: str, headers: dict[str, str], frames: list[dict[str, Any]]
+) -> socket.socket:
+    """A WebSocket client that sends ``frames`` and then never reads again: a tiny receive
+    window, no pong for any ping, no answer to a close."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    answer = sock.recv(12)
+    assert answer == b"HTTP/1.1 101", answer
+    for frame in frames:
+        sock.sendall(ws_frame(frame))
+    return sock
