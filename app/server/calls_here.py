@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ SHUTTING_DOWN = "server shutting down"
 @dataclass
 class LocalCalls:
     registry: CallRegistry
-    secret: bytes  # seals the parameters a stream must come back with (the tokens' secret)
+    # The secrets that seal the parameters a stream must come back with, at a time (the
+    # stream tokens' own: the current one, which seals, first).
+    keys: Callable[[float], tuple[bytes, ...]]
     # Has this CallSid had a stream before? (The call records: a memory that outlives
     # the process, so a signed webhook replayed after its call ended starts nothing.)
     known: Callable[[str], Awaitable[bool]] | None = None
@@ -53,7 +56,8 @@ class LocalCalls:
         and a seal over them; or :class:`CallRefused` (counted)."""
         token = await self._token(call_sid)
         parameters = {"callSid": call_sid, **vouched, STREAM_TOKEN_PARAMETER: token}
-        return {**parameters, SEAL_PARAMETER: seal(self.secret, call_sid, parameters)}
+        secret = self.keys(time.time())[0]
+        return {**parameters, SEAL_PARAMETER: seal(secret, call_sid, parameters)}
 
     async def _token(self, call_sid: str) -> str:
         try:
@@ -71,7 +75,7 @@ class LocalCalls:
         """Checked on a stream's ``start``, before a Gemini session: a refusal, or None."""
         if self.draining:
             refusal: str | None = "no capacity"
-        elif not seal_matches(self.secret, start.call_sid, start.custom_parameters):
+        elif not seal_matches(self.keys(time.time()), start.call_sid, start.custom_parameters):
             refusal = UNSEALED
         else:
             token = start.custom_parameters.get(STREAM_TOKEN_PARAMETER, "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -47,7 +48,7 @@ def operator_only(handler: Endpoint) -> Endpoint:
         await throttled(request)
         expected = services_of(request).operator_token
         authorization = request.headers.get("authorization", "")
-        if not bearer_matches(authorization, expected):
+        if not bearer_matches(authorization, expected, time.time()):
             if authorization:
                 await failed_token(request, "operator API")
             return error_response("missing or wrong bearer token", 401)

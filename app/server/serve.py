@@ -15,8 +15,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from app.errors import ConfigError, IncompatibleDependency
 from app.server.calls_here import LocalCalls
 from app.server.http_guard import MAX_HEADER_BYTES, guarded_protocol
-from app.server.ws_guard import StallGuard
 from app.server.media import WS_MAX_SIZE
+from app.server.ws_guard import StallGuard
 from app.settings import Settings
 
 

@@ -35,6 +35,7 @@ from app.errors import ConfigError, RecordingsUnusable
 from app.registry.base import CallRegistry, SharedThrottle
 from app.registry.memory import MemoryRegistry, MemoryThrottle
 from app.registry.process import process_name
+from app.rotation import Rotating
 from app.server.calls_here import LocalCalls
 from app.server.pending import PendingRequests
 from app.server.softphone_access import SoftphoneAccess
@@ -87,9 +88,8 @@ class Services:
         return sinks
 
     @property
-    def operator_token(self) -> str | None:
-        token = self.settings.operator_token
-        return token.get_secret_value() if token is not None else None
+    def operator_token(self) -> Rotating | None:
+        return self.settings.operator_secret
 
     async def open(self) -> None:
         """What needs the running event loop: the REST client's HTTP session, the registry."""
@@ -121,14 +121,16 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     if connector is None:
         connector = agent_connector(settings, tools)
     records = open_records(settings)
-    secret = stream_token_secret(settings)
+    tokens = stream_tokens(settings)
     registry = MemoryRegistry(
-        StreamTokens(secret, settings.stream_token_ttl_seconds),
+        tokens,
         settings.max_concurrent_calls,
         settings.max_softphone_calls,
         process=process_name(),
     )
-    calls = LocalCalls(registry, secret, known=None if records is None else records_know(records))
+    calls = LocalCalls(
+        registry, tokens.secrets, known=None if records is None else records_know(records)
+    )
     options = dataclasses.replace(
         bridge_options(settings),
         admit=calls.admit,
@@ -136,13 +138,10 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         on_transfer=registry.transferring,
         on_ending=calls.ending,
     )
-    token = settings.operator_token.get_secret_value() if settings.operator_token else None
     return Services(
         settings=settings,
-        checker=SignatureChecker(
-            settings.twilio_auth_token.get_secret_value(), settings.public_base or ""
-        )
-        if settings.twilio_auth_token is not None
+        checker=SignatureChecker(settings.auth_token, settings.public_base or "")
+        if settings.auth_token is not None
         else None,
         registry=registry,
         calls=calls,
@@ -151,7 +150,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         metrics=PrometheusMetrics(),
         records=records,
         connector=connector,
-        softphone=SoftphoneAccess(token, KnownHosts(settings.public_base))
+        softphone=SoftphoneAccess(settings.operator_secret, KnownHosts(settings.public_base))
         if settings.enable_softphone
         else None,
         pending=PendingRequests(
@@ -206,6 +205,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         idle_instruction=settings.idle_instruction,
         transfer_targets=settings.transfer_map,
         forward_dtmf=settings.forward_dtmf,
+        redact_dtmf=settings.redact_dtmf,
         fast_barge_in=settings.fast_barge_in,
         record_audio=bool(settings.recordings_dir),
     )
@@ -217,12 +217,19 @@ def bridge_options(settings: Settings) -> BridgeOptions:
     return BridgeOptions(core=core, link=link, tool_timeout_s=settings.tool_timeout_seconds)
 
 
-def stream_token_secret(settings: Settings) -> bytes:
-    """Derived from the auth token, so every process of a deployment agrees; random without."""
-    if settings.twilio_auth_token is None:
-        return secrets.token_bytes(32)
-    key = settings.twilio_auth_token.get_secret_value().encode()
-    return hmac.new(key, b"stream-token-v1", hashlib.sha256).digest()
+def stream_key(auth_token: str) -> bytes:
+    return hmac.new(auth_token.encode(), b"stream-token-v1", hashlib.sha256).digest()
+
+
+def stream_tokens(settings: Settings) -> StreamTokens:
+    """Keyed from the auth token, so every process of a deployment agrees (and, while it
+    is rotated, from the previous one too); random without one."""
+    ttl = settings.stream_token_ttl_seconds
+    auth = settings.auth_token
+    if auth is None:
+        return StreamTokens(secrets.token_bytes(32), ttl)
+    previous = stream_key(auth.previous) if auth.previous else None
+    return StreamTokens(stream_key(auth.current), ttl, previous, auth.previous_until)
 
 
 def declared_tools(settings: Settings) -> tuple[Tool, ...]:

@@ -118,7 +118,10 @@ async def sign_in(request: Request) -> Response:
     await throttled(request)
     form = await request.form()
     supplied = form.get("token")
-    if not isinstance(supplied, str) or not token_matches(supplied, access.operator_token):
+    accepted = isinstance(supplied, str) and token_matches(
+        supplied, access.operator_token, time.time()
+    )
+    if not accepted:
         await failed_token(request, "softphone sign-in")
         return login("That is not the operator token.", 401, options)
     answer = RedirectResponse(PAGE_PATH + (f"?{options}" if options else ""), status_code=303)

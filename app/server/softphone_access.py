@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from starlette.requests import HTTPConnection
 
 from app.addressing import KnownHosts
+from app.rotation import Rotating
 from app.telephony.signatures import bearer_matches
 
 COOKIE = "softphone"
@@ -32,37 +33,35 @@ class SoftphoneAccess:
     """Who may use the softphone: holders of the operator token (everyone without one),
     from pages on the hosts it knows (this machine's names and PUBLIC_URL's host)."""
 
-    operator_token: str | None
+    operator_token: Rotating | None
     known: KnownHosts = field(default_factory=KnownHosts)
-    _key: bytes = field(default=b"", repr=False)
-
-    def __post_init__(self) -> None:
-        if self.operator_token is not None:
-            key = hmac.new(self.operator_token.encode(), b"softphone-cookie-v2", hashlib.sha256)
-            object.__setattr__(self, "_key", key.digest())
 
     @property
     def open(self) -> bool:
         return self.operator_token is None
 
-    def _mac(self, expiry: int, nonce: str) -> str:
+    @staticmethod
+    def _mac(token: str, expiry: int, nonce: str) -> str:
+        key = hmac.new(token.encode(), b"softphone-cookie-v2", hashlib.sha256).digest()
         message = json.dumps(["softphone-cookie", expiry, nonce]).encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def new_cookie(self, now: float) -> str:
         """A cookie value for one sign-in, good for ``COOKIE_SECONDS`` from ``now``."""
+        assert self.operator_token is not None
         expiry = int(now + COOKIE_SECONDS)
         nonce = secrets.token_urlsafe(16)
-        return f"{expiry}.{nonce}.{self._mac(expiry, nonce)}"
+        return f"{expiry}.{nonce}.{self._mac(self.operator_token.current, expiry, nonce)}"
 
     def cookie_ok(self, value: str, now: float) -> bool:
+        """Given at a sign-in with the operator token (or, while it is accepted, the
+        previous one), and not expired."""
         parsed = COOKIE_SHAPE.fullmatch(value)
-        if parsed is None or self.open:
+        if parsed is None or self.operator_token is None:
             return False
         expiry, nonce, mac = int(parsed[1]), parsed[2], parsed[3]
-        return hmac.compare_digest(mac.encode(), self._mac(expiry, nonce).encode()) and (
-            now <= expiry
-        )
+        macs = [self._mac(token, expiry, nonce) for token in self.operator_token.values(now)]
+        return any(hmac.compare_digest(mac.encode(), m.encode()) for m in macs) and now <= expiry
 
     def allowed(self, connection: HTTPConnection, now: float) -> bool:
         """An open softphone, a valid cookie, or the operator token as a bearer."""
@@ -70,7 +69,8 @@ class SoftphoneAccess:
             return True
         if self.cookie_ok(connection.cookies.get(COOKIE, ""), now):
             return True
-        return bearer_matches(connection.headers.get("authorization", ""), self.operator_token)
+        authorization = connection.headers.get("authorization", "")
+        return bearer_matches(authorization, self.operator_token, now)
 
     def known_page(self, connection: HTTPConnection) -> bool:
         """Addressed to this server, and from no other site's page (app/addressing.py):

@@ -53,6 +53,6 @@ class StallGuard(WebSocketsSansIOProtocol):
     def _abort(self, why: str, *args: object) -> None:
         if self.disconnected:
             return
-        client = "%s:%d" % self.client if self.client else "-"
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
         log.warning("aborting the WebSocket from %s: " + why, client, *args)
         self.transport.abort()

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import re
 import ssl
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -212,6 +213,45 @@ def telephony_problems(settings: Settings) -> list[str]:
     return problems
 
 
+MAX_ROTATION_DAYS = 30
+UNTIL_EXAMPLE = "like 2026-12-31T12:00:00Z"
+
+
+def rotation_problems(settings: Settings) -> list[str]:
+    """A previous secret beside the current one needs its current one, and an end: a time
+    with a zone, within MAX_ROTATION_DAYS (a rotation is a few hours or days, not a
+    second secret for good)."""
+    problems = []
+    pairs = (
+        ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token, settings.twilio_auth_token_previous),
+        ("OPERATOR_TOKEN", settings.operator_token, settings.operator_token_previous),
+    )
+    rotating = [name for name, _, previous in pairs if previous is not None]
+    for name, current, previous in pairs:
+        if previous is not None and current is None:
+            problems.append(
+                f"{name}_PREVIOUS is set but {name} is not: set {name} to the new value and"
+                f" {name}_PREVIOUS to the old one, or unset {name}_PREVIOUS."
+            )
+    until = settings.previous_secrets_until
+    if rotating and until is None:
+        problems.append(
+            f"{rotating[0]}_PREVIOUS is set without PREVIOUS_SECRETS_UNTIL: say until when the"
+            f" old value is accepted ({UNTIL_EXAMPLE}), or unset it."
+        )
+    elif until is not None and until.tzinfo is None:
+        problems.append(
+            f"PREVIOUS_SECRETS_UNTIL={until.isoformat()} has no time zone: add one"
+            f" ({UNTIL_EXAMPLE})."
+        )
+    elif until is not None and until - datetime.now(UTC) > timedelta(days=MAX_ROTATION_DAYS):
+        problems.append(
+            f"PREVIOUS_SECRETS_UNTIL={until.isoformat()} is more than {MAX_ROTATION_DAYS} days"
+            " away: a rotation ends within days; choose an earlier end."
+        )
+    return problems
+
+
 def settings_problems(settings: Settings) -> list[str]:
     """Every problem of the settings, each a sentence (SYSTEM_INSTRUCTION_FILE aside:
     the settings read it themselves, once)."""
@@ -252,6 +292,7 @@ def settings_problems(settings: Settings) -> list[str]:
             f"GEMINI_LANGUAGE={settings.gemini_language!r} is not a language code like en-US."
         )
     problems.extend(telephony_problems(settings))
+    problems.extend(rotation_problems(settings))
     if settings.host is not None:
         problems.extend(host_problems(settings.host))
     problems.extend(proxy_problems(settings.trusted_proxies))

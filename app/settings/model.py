@@ -7,6 +7,7 @@ the server with :class:`ConfigError`, whose message names the variable and the f
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,7 @@ from app.agent.gemini.capabilities import (
 )
 from app.clients import TrustedProxies
 from app.errors import ConfigError
+from app.rotation import Rotating
 from app.settings.checks import read_instruction, settings_problems
 
 DEFAULT_INSTRUCTION = (
@@ -99,12 +101,14 @@ class Settings(BaseSettings):
     enable_end_call: bool = True
     transfer_targets: str = ""
     forward_dtmf: bool = True
+    redact_dtmf: bool = False
     fast_barge_in: bool = False
     outbound_greeting: str = DEFAULT_OUTBOUND_GREETING
     twilio_account_sid: str | None = None
     twilio_from_number: str | None = None
     twilio_api_base_url: str | None = None
     operator_token: SecretStr | None = None
+    operator_token_previous: SecretStr | None = None
     enable_softphone: bool = False
     max_softphone_calls: int = Field(default=3, ge=1)
 
@@ -116,6 +120,8 @@ class Settings(BaseSettings):
 
     # Twilio and the public side
     twilio_auth_token: SecretStr | None = None
+    twilio_auth_token_previous: SecretStr | None = None
+    previous_secrets_until: datetime | None = None  # the *_PREVIOUS values end then
     public_url: str | None = None
     allow_unsigned_requests: bool = False
     stream_token_ttl_seconds: float = Field(default=60.0, gt=0)
@@ -226,8 +232,34 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for log redaction."""
-        values = [self.gemini_api_key, self.twilio_auth_token, self.operator_token]
+        values = [
+            self.gemini_api_key,
+            self.twilio_auth_token,
+            self.twilio_auth_token_previous,
+            self.operator_token,
+            self.operator_token_previous,
+        ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def _rotating(self, current: SecretStr | None, previous: SecretStr | None) -> Rotating | None:
+        if current is None:
+            return None
+        until = self.previous_secrets_until
+        return Rotating(
+            current.get_secret_value(),
+            previous.get_secret_value() if previous is not None else None,
+            until.timestamp() if until is not None else 0.0,
+        )
+
+    @property
+    def auth_token(self) -> Rotating | None:
+        """TWILIO_AUTH_TOKEN, and TWILIO_AUTH_TOKEN_PREVIOUS until PREVIOUS_SECRETS_UNTIL."""
+        return self._rotating(self.twilio_auth_token, self.twilio_auth_token_previous)
+
+    @property
+    def operator_secret(self) -> Rotating | None:
+        """OPERATOR_TOKEN, and OPERATOR_TOKEN_PREVIOUS until PREVIOUS_SECRETS_UNTIL."""
+        return self._rotating(self.operator_token, self.operator_token_previous)
 
 
 def _describe(error: ValidationError) -> str:

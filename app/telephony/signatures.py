@@ -4,23 +4,26 @@ operator token, however it is presented."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from twilio.request_validator import RequestValidator
+
+from app.rotation import Rotating
 
 POLICY_VIOLATION = 1008  # WebSocket close code; before accept, the client sees HTTP 403
 
 
-def token_matches(supplied: str, expected: str | None) -> bool:
-    """``supplied`` is the configured token (compared in constant time); never without one."""
-    return expected is not None and hmac.compare_digest(supplied.encode(), expected.encode())
+def token_matches(supplied: str, expected: Rotating | None, now: float) -> bool:
+    """``supplied`` is the configured token, or the previous one while it is still
+    accepted (compared in constant time); never without one."""
+    return expected is not None and expected.matches(supplied, now)
 
 
-def bearer_matches(authorization: str, expected: str | None) -> bool:
+def bearer_matches(authorization: str, expected: Rotating | None, now: float) -> bool:
     """An ``Authorization: Bearer <token>`` header value carrying the configured token."""
     return authorization.startswith("Bearer ") and token_matches(
-        authorization.removeprefix("Bearer "), expected
+        authorization.removeprefix("Bearer "), expected, now
     )
 
 
@@ -38,20 +41,27 @@ class SignatureChecker:
     server saw), because Twilio signs the address it called.
     """
 
-    def __init__(self, auth_token: str, public_base: str) -> None:
-        self._validator = RequestValidator(auth_token)
+    def __init__(
+        self, auth_token: Rotating, public_base: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._auth_token = auth_token
+        values = [v for v in (auth_token.current, auth_token.previous) if v]
+        self._validators = {value: RequestValidator(value) for value in values}
         self._public_base = public_base.rstrip("/")
+        self._clock = clock
+
+    def _valid(self, url: str, form: Mapping[str, str], signature: str | None) -> bool:
+        """Signed with the auth token, or with the previous one while it is accepted."""
+        if not signature:
+            return False
+        tokens = self._auth_token.values(self._clock())
+        return any(self._validators[t].validate(url, dict(form), signature) for t in tokens)
 
     def webhook_ok(
         self, path: str, query: str, form: Mapping[str, str], signature: str | None
     ) -> bool:
-        if not signature:
-            return False
         url = self._public_base + path + (f"?{query}" if query else "")
-        return bool(self._validator.validate(url, dict(form), signature))
+        return self._valid(url, form, signature)
 
     def stream_ok(self, path: str, signature: str | None) -> bool:
-        if not signature:
-            return False
-        url = websocket_url(self._public_base, path)
-        return bool(self._validator.validate(url, {}, signature))
+        return self._valid(websocket_url(self._public_base, path), {}, signature)

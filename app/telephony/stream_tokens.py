@@ -44,9 +44,14 @@ def seal(secret: bytes, call_sid: str, parameters: Mapping[str, str]) -> str:
     return _b64(hmac.new(secret, message, hashlib.sha256).digest())
 
 
-def seal_matches(secret: bytes, call_sid: str, parameters: Mapping[str, str]) -> bool:
-    supplied = parameters.get(SEAL_PARAMETER, "")
-    return hmac.compare_digest(supplied.encode(), seal(secret, call_sid, parameters).encode())
+def seal_matches(secrets_: tuple[bytes, ...], call_sid: str, parameters: Mapping[str, str]) -> bool:
+    """Sealed with one of ``secrets_`` (the current secret, and the previous one while
+    it is accepted)."""
+    supplied = parameters.get(SEAL_PARAMETER, "").encode()
+    return any(
+        hmac.compare_digest(supplied, seal(secret, call_sid, parameters).encode())
+        for secret in secrets_
+    )
 
 
 @dataclass
@@ -55,12 +60,23 @@ class StreamTokens:
 
     secret: bytes
     ttl_s: float = 60.0
+    # While a secret is rotated, tokens under the previous one (issued by processes not
+    # yet restarted) are accepted until ``previous_until``.
+    previous: bytes | None = None
+    previous_until: float = 0.0
     _used: dict[str, float] = field(default_factory=dict)  # nonce -> expiry
     _live: dict[str, tuple[str, int]] = field(default_factory=dict)  # CallSid -> (nonce, expiry)
 
-    def _mac(self, call_sid: str, expiry: int, nonce: str) -> str:
+    def secrets(self, now: float) -> tuple[bytes, ...]:
+        """The secrets accepted at ``now``, the current one (which issues) first."""
+        if self.previous is not None and now < self.previous_until:
+            return (self.secret, self.previous)
+        return (self.secret,)
+
+    @staticmethod
+    def _mac(secret: bytes, call_sid: str, expiry: int, nonce: str) -> str:
         message = json.dumps(["stream-token-v2", call_sid, expiry, nonce]).encode()
-        return _b64(hmac.new(self.secret, message, hashlib.sha256).digest())
+        return _b64(hmac.new(secret, message, hashlib.sha256).digest())
 
     def issue(self, call_sid: str, now: float) -> str:
         """A token for ``call_sid``; any token issued here for it before is superseded."""
@@ -68,7 +84,7 @@ class StreamTokens:
         expiry = int(now + self.ttl_s)
         nonce = _b64(secrets.token_bytes(12))
         self._live[call_sid] = (nonce, expiry)
-        return f"{expiry}.{nonce}.{self._mac(call_sid, expiry, nonce)}"
+        return f"{expiry}.{nonce}.{self._mac(self.secret, call_sid, expiry, nonce)}"
 
     def redeem(self, token: str, call_sid: str, now: float) -> None:
         """Accept ``token`` for ``call_sid`` once, or raise :class:`TokenRejected`.
@@ -80,7 +96,8 @@ class StreamTokens:
         if parsed is None:
             raise TokenRejected("malformed stream token")
         expiry, nonce, mac = int(parsed[1]), parsed[2], parsed[3]
-        if not hmac.compare_digest(mac.encode(), self._mac(call_sid, expiry, nonce).encode()):
+        macs = [self._mac(s, call_sid, expiry, nonce).encode() for s in self.secrets(now)]
+        if not any(hmac.compare_digest(mac.encode(), m) for m in macs):
             raise TokenRejected("stream token does not match this call")
         if expiry < now:
             raise TokenRejected("stream token expired")

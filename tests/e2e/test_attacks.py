@@ -16,6 +16,7 @@ import pytest
 import websockets
 
 from app.errors import TokenRejected
+from app.rotation import Rotating
 from app.server.softphone_access import COOKIE, SoftphoneAccess
 from app.telephony.captures import ACCOUNT, TWILIO_SILENCE, build_capture
 from app.telephony.emulator import TwilioEmulator
@@ -300,11 +301,11 @@ async def test_9_cookies_differ_per_sign_in_and_expire(tmp_path: Path) -> None:
                 cookies.append(signed_in.cookies[COOKIE])
                 assert (await http.post("/softphone/session")).status_code == 200
         assert cookies[0] != cookies[1]
-        access = SoftphoneAccess(TOKEN)
+        access = SoftphoneAccess(Rotating(TOKEN))
         expired = access.new_cookie(time.time() - 13 * 3600)
         expiry, nonce, mac = cookies[0].split(".")
         stretched = f"{int(expiry) + 10**6}.{nonce}.{mac}"
-        another = SoftphoneAccess(TOKEN + "-rotated").new_cookie(time.time())
+        another = SoftphoneAccess(Rotating(TOKEN + "-rotated")).new_cookie(time.time())
         for value in (expired, stretched, another, "1" * 70, f"{expiry}.{nonce}.{'0' * 64}"):
             async with httpx.AsyncClient(base_url=app.base, cookies={COOKIE: value}) as http:
                 assert (await http.post("/softphone/session")).status_code == 401, value

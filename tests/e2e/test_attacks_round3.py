@@ -9,6 +9,8 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import datetime as dt
+import logging
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from twilio.request_validator import RequestValidator
 
 from app.call.record import CallStart, Turn
 from app.server.calls_here import UNSEALED
+from app.server.softphone_access import COOKIE
 from app.sinks.records import CallRecords
 from app.telephony.captures import TWILIO_SILENCE, build_capture
 from app.telephony.emulator import TwilioEmulator
@@ -38,10 +41,10 @@ from tests.support.attacks import (
     server,
     start_frame,
 )
-from tests.support.calls import REPLY
+from tests.support.calls import CALL_SID, QUESTION, REPLY, start_call
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.process import start_server
-from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port
+from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, serve_app, settings_for
 
 ATTACKER = "127.0.0.2"  # loopback is a /8 on Linux: another client on the same machine
 HALF_BODY = (
@@ -434,3 +437,90 @@ async def test_n8_a_peer_that_stops_reading_is_dropped_and_its_line_freed(
     assert grown < 30, f"the server grew {grown:.0f} MB"
     assert "aborting the WebSocket from 127.0.0.1" in log and "read nothing for 5 s" in log
     assert f"[call {CALL} stream {STREAM}] call ended: completed" in log
+
+
+# Operational: rotating TWILIO_AUTH_TOKEN or OPERATOR_TOKEN dropped every call signed
+# with the old value
+
+
+async def test_rotation_accepts_the_previous_secrets_until_their_end(tmp_path: Path) -> None:
+    new_auth, new_operator = "rotated-auth-token-0123456789abcdef", "rotated-" + TOKEN
+    old = production(tmp_path, free_port(), ENABLE_SOFTPHONE="true")
+    async with server(old, tmp_path) as app, httpx.AsyncClient(base_url=app.base) as http:
+        # before the rotation: a browser signed in
+        cookie = (await http.post("/softphone", data={"token": TOKEN})).cookies[COOKIE]
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    rotated = {
+        **old,
+        "PORT": str(free_port()),
+        "TWILIO_AUTH_TOKEN": new_auth,
+        "TWILIO_AUTH_TOKEN_PREVIOUS": AUTH_TOKEN,
+        "OPERATOR_TOKEN": new_operator,
+        "OPERATOR_TOKEN_PREVIOUS": TOKEN,
+        "PREVIOUS_SECRETS_UNTIL": until,
+    }
+    async with server(rotated, tmp_path) as app:
+        for token, call_sid in ((AUTH_TOKEN, CALL), (new_auth, OTHER_CALL)):  # old and new
+            twilio = TwilioEmulator(app.base, PUBLIC_URL, token)
+            assert (await echo_call(twilio, call_sid)).closed_code == 1000
+        async with httpx.AsyncClient(base_url=app.base) as http:
+            for bearer in (TOKEN, new_operator):
+                auth = {"Authorization": f"Bearer {bearer}"}
+                assert (await http.get("/calls", headers=auth)).status_code == 200
+            http.cookies.set(COOKIE, cookie)
+            assert (await http.post("/softphone/session")).status_code == 200
+    over = {**rotated, "PORT": str(free_port()), "PREVIOUS_SECRETS_UNTIL": "2020-01-01T00:00:00Z"}
+    async with server(over, tmp_path) as app:
+        twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
+        refused = await twilio.post("/incoming-call", {"CallSid": "CA" + "12" * 16})
+        async with httpx.AsyncClient(base_url=app.base) as http:
+            old_bearer = await http.get("/calls", headers={"Authorization": f"Bearer {TOKEN}"})
+            http.cookies.set(COOKIE, cookie)
+            session = await http.post("/softphone/session")
+    assert refused.status_code == 403 and old_bearer.status_code == 401
+    assert session.status_code == 401
+
+
+# Operational: keypad digits (PINs, card numbers) reached the logs and the records
+
+
+async def test_redacted_keypad_digits_reach_the_model_and_nothing_else(
+    standin: GeminiStandIn, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    pin = "7", "3", "9", "1"
+    records = tmp_path / "calls.sqlite3"
+    settings = settings_for(
+        standin, redact_dtmf=True, call_records_path=str(records), operator_token=TOKEN
+    )
+    async with serve_app(settings) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION[:10], realtime=4.0, stop=False)
+        for digit in pin:
+            dtmf = {"track": "inbound_track", "digit": digit}
+            await stream.send_json({"event": "dtmf", "streamSid": stream.stream_sid, "dtmf": dtmf})
+        await stream.replay(QUESTION[10:20], realtime=4.0, stop=False)
+        async with asyncio.timeout(10):
+            while not standin.connections:
+                await asyncio.sleep(0.02)
+        await standin.connections[0].wait_audio_ms(360)
+        async with httpx.AsyncClient(base_url=server.base) as http:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            await stream.stop(CALL_SID)
+            await stream.wait_closed()
+            await server.call_ended()
+            record = (await http.get(f"/calls/{CALL_SID}", headers=auth)).text
+            listed = (await http.get("/calls", headers=auth)).text
+            metrics = (await http.get("/metrics", headers=auth)).text
+    told = [f"The caller pressed {d} on their phone's keypad." for d in pin]
+    assert standin.connections[0].texts == told  # the model is told every key
+    log = "\n".join(line.getMessage() for line in caplog.records)
+    stored = records.read_bytes().decode("latin-1")
+    for where, text in {
+        "log": log,
+        "record": record + listed,
+        "db": stored,
+        "metrics": metrics,
+    }.items():
+        assert "pressed 7" not in text and "7391" not in text, where
+    assert log.count("caller pressed a key (the digit is not kept)") == len(pin)

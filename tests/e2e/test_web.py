@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.rotation import Rotating
 from app.telephony.emulator import TwilioEmulator
 from app.telephony.signatures import SignatureChecker, websocket_url
 from tests.support.gemini_standin import GeminiStandIn
@@ -49,7 +50,7 @@ def test_signature_checker_with_query_strings_and_ports() -> None:
     from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(AUTH_TOKEN)
-    checker = SignatureChecker(AUTH_TOKEN, "https://bot.example.com:8443/")
+    checker = SignatureChecker(Rotating(AUTH_TOKEN), "https://bot.example.com:8443/")
     form = {"CallSid": "CA1", "From": "+15550100001"}
     url = "https://bot.example.com:8443/incoming-call?tenant=a%20b&x=1"
     signature = validator.compute_signature(url, form)

@@ -153,3 +153,64 @@ def test_env_example_is_complete_and_loads(tmp_path: Path, monkeypatch: pytest.M
 
 def test_empty_greeting_means_wait_for_the_caller() -> None:
     assert load(greeting="").greeting == ""
+
+
+# rotating a secret
+
+SOON = "2030-01-01T00:00:00Z"
+
+
+def rotation(**values: Any) -> dict[str, Any]:
+    return {"twilio_auth_token": "new-token", "public_url": "https://bot.example.com", **values}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            rotation(twilio_auth_token_previous="old"),
+            "TWILIO_AUTH_TOKEN_PREVIOUS is set without PREVIOUS_SECRETS_UNTIL: say until when"
+            " the old value is accepted (like 2026-12-31T12:00:00Z), or unset it.",
+        ),
+        (
+            {"operator_token_previous": "o" * 32, "previous_secrets_until": SOON},
+            "OPERATOR_TOKEN_PREVIOUS is set but OPERATOR_TOKEN is not: set OPERATOR_TOKEN to"
+            " the new value and OPERATOR_TOKEN_PREVIOUS to the old one, or unset"
+            " OPERATOR_TOKEN_PREVIOUS.",
+        ),
+        (
+            rotation(twilio_auth_token_previous="old", previous_secrets_until="2026-12-31T12:00"),
+            "PREVIOUS_SECRETS_UNTIL=2026-12-31T12:00:00 has no time zone: add one (like"
+            " 2026-12-31T12:00:00Z).",
+        ),
+        (
+            rotation(twilio_auth_token_previous="old", previous_secrets_until="2099-01-01T00:00Z"),
+            "PREVIOUS_SECRETS_UNTIL=2099-01-01T00:00:00+00:00 is more than 30 days away: a"
+            " rotation ends within days; choose an earlier end.",
+        ),
+    ],
+)
+def test_a_rotation_needs_its_current_value_and_a_near_end(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(**values)
+    assert message in str(error.value)
+
+
+def test_a_rotation_in_progress_and_one_already_over() -> None:
+    import datetime as dt
+
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    settings = load(**rotation(twilio_auth_token_previous="old", previous_secrets_until=until))
+    auth = settings.auth_token
+    assert auth is not None and auth.current == "new-token" and auth.previous == "old"
+    assert auth.previous_until == dt.datetime.fromisoformat(until).timestamp()
+    assert "old" in settings.secret_values()
+    past = load(
+        **rotation(twilio_auth_token_previous="old", previous_secrets_until="2020-01-01T00:00:00Z")
+    )
+    assert past.auth_token is not None and past.auth_token.values(
+        dt.datetime.now().timestamp()
+    ) == ("new-token",)
+    assert load().operator_secret is None and load().auth_token is None
