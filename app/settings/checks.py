@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from app.agent.gemini.capabilities import backend_model_problems, option_problems
+from app.agent.gemini.capabilities import option_problems
+from app.agent.gemini.catalog import model_refusal, model_warning, voice_warning
 from app.telephony.sids import E164, is_account_sid
 
 if TYPE_CHECKING:
@@ -134,6 +135,8 @@ def backend_problems(settings: Settings) -> list[str]:
     has_key = key is not None and bool(key.get_secret_value().strip())
     if settings.agent == "echo":
         return problems  # the self-test needs no model
+    refusal = model_refusal(settings.model, vertex=settings.vertex)
+    problems.extend([refusal] if refusal else [])
     if not settings.vertex:
         if not has_key:
             problems.append(
@@ -151,7 +154,39 @@ def backend_problems(settings: Settings) -> list[str]:
     path = settings.google_application_credentials
     if path is not None:
         problems.extend(_credentials_file_problems(path))
-    problems.extend(backend_model_problems(settings.model, vertex=True))
+    return problems
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """What may be a mistake but need not be: a model or voice this version does not know."""
+    if settings.agent == "echo":
+        return []
+    warnings = [model_warning(settings.model, vertex=settings.vertex)]
+    if settings.gemini_voice:
+        warnings.append(voice_warning(settings.gemini_voice))
+    return [w for w in warnings if w]
+
+
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def tool_module_problems(modules: list[str]) -> list[str]:
+    """TOOL_MODULES names importable modules (``mytools``, ``mypackage.tools``), not files."""
+    problems = []
+    for module in modules:
+        path = Path(module)
+        if path.suffix == ".py" or "/" in module or "\\" in module:
+            folder = "its folder" if str(path.parent) == "." else str(path.parent)
+            problems.append(
+                f"TOOL_MODULES entry {module!r} is a file path: TOOL_MODULES takes module names"
+                f" as Python imports them, so use {path.stem} and put {folder} on PYTHONPATH"
+                " (or a package's dotted name, like mypackage.tools)."
+            )
+        elif not MODULE_NAME.fullmatch(module):
+            problems.append(
+                f"TOOL_MODULES entry {module!r} is not a module name: use dotted names like"
+                " mytools or mypackage.tools, separated by commas."
+            )
     return problems
 
 
@@ -251,6 +286,7 @@ def settings_problems(settings: Settings) -> list[str]:
             f"GEMINI_LANGUAGE={settings.gemini_language!r} is not a language code like en-US."
         )
     problems.extend(telephony_problems(settings))
+    problems.extend(tool_module_problems(settings.tool_module_paths))
     if settings.host is not None:
         problems.extend(host_problems(settings.host))
     problems.extend(proxy_problems(settings.trusted_proxies))

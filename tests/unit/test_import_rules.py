@@ -20,6 +20,8 @@ APP = Path(__file__).resolve().parents[2] / "app"
 PURE = {
     "app.errors",
     "app.json_objects",
+    "app.spelling",
+    "app.settings.names",
     "app.audio.convert",
     "app.audio.onset",
     "app.telephony.wire",
@@ -32,6 +34,7 @@ PURE = {
     "app.agent.link_state",
     "app.agent.gemini.wire",
     "app.agent.gemini.capabilities",
+    "app.agent.gemini.catalog",
     "app.tools.arguments",
     "app.tools.declare",
     "app.call.actions",
