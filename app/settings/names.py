@@ -40,12 +40,8 @@ def is_close(name: str, known: str) -> bool:
     mine, theirs = words(name), words(known)
     if sorted(mine) == sorted(theirs):
         return True
-    return (
-        len(mine) >= 2
-        and len(theirs) == len(mine) + 1
-        and mine[0] == theirs[0]
-        and set(mine) < set(theirs)
-    )
+    left_out = (theirs[:i] + theirs[i + 1 :] for i in range(1, len(theirs)))
+    return len(mine) >= 2 and mine in left_out
 
 
 def suggestions(name: str, known: Iterable[str]) -> list[str]:

@@ -161,7 +161,13 @@ def test_a_model_known_only_on_the_other_backend_without_a_counterpart_is_a_warn
         " gemini-live-2.5-flash-native-audio, gemini-live-2.5-flash-preview-native-audio-09-2025,"
         " gemini-live-2.5-flash."
     )
-    assert model_warning("gemini-live-2.5-flash", vertex=False) is not None
+    assert model_warning("gemini-live-2.5-flash", vertex=False) == (
+        "GEMINI_MODEL=gemini-live-2.5-flash is known on Vertex AI, not on the Developer API:"
+        " the session may be refused. Known on the Developer API: gemini-3.8-live,"
+        " gemini-3.8-live-extended-thinking, gemini-3.1-flash-live-preview,"
+        " gemini-2.5-flash-native-audio-preview-12-2025,"
+        " gemini-2.5-flash-native-audio-preview-09-2025."
+    )
 
 
 def test_google_spells_thirty_voices_capitalised() -> None:

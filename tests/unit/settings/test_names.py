@@ -65,6 +65,9 @@ def test_a_misspelling_suggests_the_setting(name: str, meant: list[str]) -> None
         ("A_C", "A_B_C_D", False),  # two words left out
         ("A_X", "A_B_C", False),  # a word that is not there
         ("A_A", "A_B_A", True),
+        ("A_A", "A_A_A", True),  # words, not sets of words
+        ("A_B", "A_A_C", False),
+        ("A_C_B", "A_B_C_D", False),  # in their order
     ],
 )
 def test_what_counts_as_close(name: str, known: str, close: bool) -> None:
@@ -86,8 +89,14 @@ def test_a_dotenv_misspelling_is_an_error_sentence_naming_the_file() -> None:
     ]
 
 
+def test_known_names_in_any_case_are_no_mistake() -> None:
+    assert dotenv_problems(["operator_token", "Gemini_Voice"], KNOWN, ".env") == []
+    assert environment_warnings(["operator_token", "log_level"], KNOWN) == []
+
+
 def test_an_environment_misspelling_is_a_warning() -> None:
-    assert environment_warnings(["MAX_CONCURENT_CALLS", "ENABLE_SOFTFONE", "PATH"], KNOWN) == [
+    names = ["MAX_CONCURENT_CALLS", "AGENT", "ENABLE_SOFTFONE", "PATH"]
+    assert environment_warnings(names, KNOWN) == [
         "the environment variable ENABLE_SOFTFONE is not a setting, so it is ignored: did you"
         " mean ENABLE_SOFTPHONE?",
         "the environment variable MAX_CONCURENT_CALLS is not a setting, so it is ignored: did"
