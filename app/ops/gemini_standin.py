@@ -1,5 +1,9 @@
 """A local Gemini Live stand-in: TLS WebSocket server speaking BidiGenerateContent.
 
+The tests run every call against it, and ``python -m app gemini-standin`` runs it for
+anyone (see :mod:`app.ops.standin_command`); it also answers the models list and a
+model's description over HTTPS, as ``python -m app check --online`` asks them.
+
 Faithful to the wire facts in ``shared/protocol.md``: it accepts the Developer API
 path (single or double leading slash), checks ``x-goog-api-key``, expects a ``setup``
 message first, accepts camelCase and snake_case keys, and answers as the recorded
@@ -19,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,10 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import trustme
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from app.agent.gemini.catalog import DEV, VERTEX, usable
+from app.ops.local_tls import LocalTLS
 
 DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
 VERTEX_PATH = "/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent"
@@ -303,7 +309,15 @@ def answer_every_text(reply_pcm24k: bytes) -> Scenario:
 class GeminiStandIn:
     """TLS WebSocket server on 127.0.0.1; ``base_url`` and ``ca_file`` point the SDK at it."""
 
-    def __init__(self, tmp_dir: Path, scenario: Scenario = idle, api_key: str = "test-key") -> None:
+    def __init__(
+        self,
+        tmp_dir: Path,
+        scenario: Scenario = idle,
+        api_key: str = "test-key",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.scenario = scenario
         self.api_key = api_key
         # Connection indices that fail during setup (closed before setupComplete).
@@ -317,21 +331,26 @@ class GeminiStandIn:
         self.setup_complete: Callable[[StandInConnection], str] | None = None
         self.rejected: list[str] = []
         self.errors: list[BaseException] = []
-        ca = trustme.CA()
-        self.ca_file = tmp_dir / "standin-ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_file))
-        self._ssl = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(self._ssl)
+        # What the models list answers: name -> supportedGenerationMethods.
+        self.models: dict[str, list[str]] = {name: [BIDI] for name in usable(DEV)}
+        self.models.update({name: ["generateContent", "countTokens"] for name in TEXT_MODELS})
+        self.vertex_models: set[str] = set(usable(VERTEX))
+        self.rest_requests: list[str] = []  # the paths of the HTTP requests answered
+        tls = LocalTLS.create(tmp_dir / "standin-tls")
+        self.ca_file = tls.ca_file
+        self._ssl = tls.server_context()
         self._server: Any = None
-        self.port = 0
+        self.host = host
+        self.port = port
 
     @property
     def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
 
     async def __aenter__(self) -> GeminiStandIn:
         self._server = await serve(
-            self._handle, "127.0.0.1", 0, ssl=self._ssl, process_request=self._check
+            self._handle, self.host, self.port, ssl=self._ssl, process_request=self._check
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -342,6 +361,8 @@ class GeminiStandIn:
 
     def _check(self, conn: ServerConnection, request: Request) -> Response | None:
         path = "/" + request.path.lstrip("/")  # the SDK may send //ws/...
+        if "websocket" not in request.headers.get("upgrade", "").lower():
+            return self._rest(request, path)
         developer = {DEV_PATH.format(version=v) for v in ("v1beta", "v1alpha", "v1")}
         vertex = {VERTEX_PATH.format(version=v) for v in ("v1beta1", "v1")}
         if path not in developer | vertex:
@@ -355,6 +376,32 @@ class GeminiStandIn:
                 self.rejected.append("bearer token")
                 return conn.respond(401, "Request had invalid authentication credentials.\n")
         return None
+
+    def _rest(self, request: Request, path: str) -> Response:
+        """The models list and a model's description, as the service answers them (the
+        Developer API lists each model's generation methods; Vertex AI only has it)."""
+        self.rest_requests.append(path)
+        route = path.partition("?")[0]
+        parts = route.strip("/").split("/")
+        key = request.headers.get("x-goog-api-key")
+        vertex = "publishers" in parts
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if key != self.api_key and not (vertex and key is None and self.bearer_ok(bearer)):
+            return _json_response(400, API_KEY_INVALID)
+        if vertex and parts[-2:-1] == ["models"]:
+            name = parts[-1]
+            if name not in self.vertex_models:
+                return _json_response(404, _not_found(f"publishers/google/models/{name}"))
+            return _json_response(200, {"name": f"publishers/google/models/{name}"})
+        if len(parts) == 2 and parts[1] == "models":
+            listed = [_described(name, methods) for name, methods in self.models.items()]
+            return _json_response(200, {"models": listed})
+        if len(parts) == 3 and parts[1] == "models":
+            methods = self.models.get(parts[2])
+            if methods is None:
+                return _json_response(404, _not_found(f"models/{parts[2]}"))
+            return _json_response(200, _described(parts[2], methods))
+        return _json_response(404, _not_found(route))
 
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -405,3 +452,35 @@ class GeminiStandIn:
             pass
         finally:
             conn._changed.set()
+
+
+BIDI = "bidiGenerateContent"
+TEXT_MODELS = ("gemini-2.5-flash", "gemini-3.5-flash", "gemini-3.8-flash")  # no Live API
+API_KEY_INVALID = {
+    "error": {
+        "code": 400,
+        "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+    }
+}
+
+
+def _not_found(name: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": 404,
+            "message": f"{name} is not found for API version v1beta.",
+            "status": "NOT_FOUND",
+        }
+    }
+
+
+def _described(name: str, methods: list[str]) -> dict[str, Any]:
+    return {"name": f"models/{name}", "displayName": name, "supportedGenerationMethods": methods}
+
+
+def _json_response(status: int, body: dict[str, Any]) -> Response:
+    data = json.dumps(body, indent=2).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return Response(status, reason, headers, data)
