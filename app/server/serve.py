@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
+import os
 import socket
 from types import FrameType
 
@@ -128,10 +130,24 @@ def listen(host: str, port: int) -> socket.socket:
             reuse_port=False,
         )
     except OSError as error:
+        code = error.errno or 0
+        reason = os.strerror(code) if code > 0 else error.strerror or error  # without the address
         raise ConfigError(
-            f"cannot listen on HOST={host} PORT={port} ({error.strerror or error}): choose"
-            " a free port, or a HOST this machine has (0.0.0.0 for every interface)."
+            f"cannot listen on HOST={host} PORT={port} ({reason}): "
+            + LISTEN_HINTS.get(code, LISTEN_HINTS[0])
         ) from None
+
+
+LISTEN_HINTS = {  # by errno: what to change
+    errno.EADDRINUSE: "another process listens there (this server already running?): stop it,"
+    " or choose a free PORT.",
+    errno.EADDRNOTAVAIL: "HOST is not an address of this machine: use 0.0.0.0 (every"
+    " interface), 127.0.0.1 (this machine only) or one of its own addresses.",
+    errno.EACCES: "ports below 1024 need privileges: choose a PORT from 1024 up.",
+    socket.EAI_NONAME: "HOST is a name this machine cannot resolve: use an address, such as"
+    " 0.0.0.0 (every interface) or 127.0.0.1 (this machine only).",
+    0: "choose a free PORT, or a HOST this machine has (0.0.0.0 for every interface).",
+}
 
 
 def serve(app: Starlette, settings: Settings, sock: socket.socket) -> None:

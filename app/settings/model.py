@@ -300,19 +300,24 @@ def where_read(path: Path | None) -> str:
     return f"the environment only (there is no {path})"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment and a ``.env`` file; raise :class:`ConfigError` with a clear
-    sentence, naming the file.
+def _env_path(overrides: dict[str, object]) -> Path | None:
+    """The .env file to read: ``_env_file`` when given (``--env-file PATH``: it must
+    exist; None: no file at all, the tests' way), else ``.env`` in the current directory."""
+    if "_env_file" not in overrides:
+        return ENV_FILE.absolute()
+    given = overrides.pop("_env_file")
+    if given is None:
+        return None
+    path = Path(str(given)).absolute()
+    if not path.is_file():
+        raise ConfigError(f"--env-file {path}: no such file (give the path of a .env file).")
+    return path
 
-    The file is ``_env_file`` when given (``python -m app --env-file PATH``: it must
-    exist; None: no file at all, the tests' way), else ``.env`` in the current directory
-    if there is one."""
-    path: Path | None = ENV_FILE.absolute()
-    if "_env_file" in overrides:
-        given = overrides.pop("_env_file")
-        path = Path(str(given)).absolute() if given is not None else None
-        if path is not None and not path.is_file():
-            raise ConfigError(f"--env-file {path}: no such file (give the path of a .env file).")
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment and a ``.env`` file (see ``_env_path``); raise
+    :class:`ConfigError` with a clear sentence, naming the file."""
+    path = _env_path(overrides)
     known = setting_names()
     in_file = [str(n) for n in dotenv_values(path)] if path is not None and path.is_file() else []
     problems = dotenv_problems(in_file, known, str(path))
@@ -325,3 +330,21 @@ def load_settings(**overrides: object) -> Settings:
     settings._warnings = (*environment_warnings(os.environ, known), *settings.warnings)
     settings._source = where_read(path)
     return settings
+
+
+class RecordsLocation(BaseSettings):
+    """Only what ``python -m app calls`` reads, so it works whatever else is set."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    call_records_path: str = Settings.model_fields["call_records_path"].default
+
+
+def load_records_location(**overrides: object) -> tuple[str, str]:
+    """CALL_RECORDS_PATH as serving would read it, and where it was read."""
+    path = _env_path(overrides)
+    try:
+        location = RecordsLocation(_env_file=path, **overrides)  # type: ignore[arg-type,call-arg]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    return location.call_records_path, where_read(path)
