@@ -66,6 +66,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/tools/arguments.py": ("tests/unit/tools/test_arguments.py",),
     # the webhooks' forms
     "app/telephony/forms.py": ("tests/unit/telephony/test_forms.py",),
+    "app/telephony/refusals.py": ("tests/unit/telephony/test_refusals.py",),
     # names a newcomer types: settings, models, voices
     "app/spelling.py": ("tests/unit/test_spelling.py",),
     "app/settings/names.py": ("tests/unit/settings/test_names.py",),

@@ -124,7 +124,9 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     return Services(
         settings=settings,
         checker=SignatureChecker(
-            settings.twilio_auth_token.get_secret_value(), settings.public_base or ""
+            settings.twilio_auth_token.get_secret_value(),
+            settings.public_base or "",
+            settings.twilio_account_sid,
         )
         if settings.twilio_auth_token is not None
         else None,

@@ -4,9 +4,11 @@ operator token, however it is presented."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from twilio.request_validator import RequestValidator
+
+from app.telephony.refusals import Cause, Refusal
 
 POLICY_VIOLATION = 1008  # WebSocket close code; before accept, the client sees HTTP 403
 
@@ -37,9 +39,11 @@ class SignatureChecker:
     server saw), because Twilio signs the address it called.
     """
 
-    def __init__(self, auth_token: str, public_base: str) -> None:
+    def __init__(self, auth_token: str, public_base: str, account_sid: str | None = None) -> None:
         self._validator = RequestValidator(auth_token)
         self._public_base = public_base.rstrip("/")
+        self._account_sid = account_sid
+        self._explained: set[tuple[Cause, str | None]] = set()
 
     def webhook_ok(
         self, path: str, query: str, form: Mapping[str, str], signature: str | None
@@ -54,3 +58,49 @@ class SignatureChecker:
             return False
         url = websocket_url(self._public_base, path)
         return bool(self._validator.validate(url, {}, signature))
+
+    def webhook_refusal(
+        self,
+        path: str,
+        query: str,
+        form: Mapping[str, str],
+        signature: str | None,
+        addressed: Sequence[str] = (),
+    ) -> Refusal:
+        """Why ``webhook_ok`` said no. ``addressed``: the URLs the request may have been
+        sent to (from its Host header); one the signature is valid for is named, since
+        only Twilio can sign it."""
+        checked = self._public_base + path  # the query string is the request's: not shown
+        with_query = bool(query)
+        if not signature:
+            return Refusal(Cause.MISSING, checked, with_query=with_query)
+        ours = checked + (f"?{query}" if query else "")
+        for url in addressed:
+            if url != ours and self._validator.validate(url, dict(form), signature):
+                return Refusal(Cause.OTHER_URL, checked, url, with_query)
+        account = form.get("AccountSid")
+        if self._account_sid and account and account != self._account_sid:
+            return Refusal(Cause.OTHER_ACCOUNT, checked, with_query=with_query)
+        return Refusal(Cause.MISMATCH, checked, with_query=with_query)
+
+    def stream_refusal(
+        self, path: str, signature: str | None, addressed: Sequence[str] = ()
+    ) -> Refusal:
+        """Why ``stream_ok`` said no (see :meth:`webhook_refusal`)."""
+        checked = websocket_url(self._public_base, path)
+        if not signature:
+            return Refusal(Cause.MISSING, checked)
+        for url in addressed:
+            if url != checked and self._validator.validate(url, {}, signature):
+                return Refusal(Cause.OTHER_URL, checked, url)
+        return Refusal(Cause.MISMATCH, checked)
+
+    def first_time(self, refusal: Refusal) -> bool:
+        """Whether this cause has not been explained yet (then it is, from now on)."""
+        if refusal.key in self._explained or len(self._explained) >= MAX_EXPLAINED:
+            return False
+        self._explained.add(refusal.key)
+        return True
+
+
+MAX_EXPLAINED = 64  # causes (and signed addresses) explained; beyond, no more explanations

@@ -30,6 +30,7 @@ PURE = {
     "app.telephony.stream_tokens",
     "app.telephony.captures",
     "app.telephony.forms",
+    "app.telephony.refusals",
     "app.agent.events",
     "app.agent.link_state",
     "app.agent.gemini.wire",
