@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import inspect
+import logging
 import os
+import signal
 import socket
 from types import FrameType
 
@@ -18,6 +21,8 @@ from app.errors import ConfigError, IncompatibleDependency
 from app.server.media import WS_MAX_SIZE
 from app.server.switchboard import Switchboard
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def uvicorn_parts_moved() -> list[str]:
@@ -32,6 +37,8 @@ def uvicorn_parts_moved() -> list[str]:
         moved.append("Server._serve(sockets), what runs between startup and shutdown")
     if "_captured_signals" not in uvicorn.Server.__init__.__code__.co_names:
         moved.append("Server._captured_signals, the signals it re-raises after shutdown")
+    if serve_ is not None and "lifespan" not in serve_.__code__.co_names:
+        moved.append("Server.lifespan, the app's lifespan a forced exit still shuts down")
     for name in ("conn", "transport", "loop"):  # the attributes its __init__ sets
         if name not in H11Protocol.__init__.__code__.co_names:
             moved.append(f"H11Protocol.{name}")
@@ -41,7 +48,7 @@ def uvicorn_parts_moved() -> list[str]:
 class DrainingServer(uvicorn.Server):
     """On the first SIGTERM/SIGINT, refuse new calls and let calls in progress end
     politely (up to the drain timeout) before uvicorn shuts down. A second signal
-    stops at once."""
+    stops at once (and says so the first time)."""
 
     def __init__(self, config: uvicorn.Config, board: Switchboard, drain_s: float) -> None:
         super().__init__(config)
@@ -62,12 +69,29 @@ class DrainingServer(uvicorn.Server):
         self._captured_signals.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain_task is not None or self.should_exit:  # a second signal
+            self.force_exit = True
+            calls = len(self._board.active)
+            log.warning(
+                "a second signal: stopping at once%s", f", cutting {calls} call(s)" * bool(calls)
+            )
         if self._drain_task is not None or self._loop is None or not self._board.active:
             super().handle_exit(sig, frame)
             if not self._board.active:
                 self._board.draining = True
             return
+        log.warning(AGAIN_STOPS_AT_ONCE, signal.Signals(sig).name)
         self._loop.call_soon_threadsafe(self._start_drain, sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the app's shutdown when forced; its lifespan task would then be
+            # cancelled as the loop closes and logged as an ERROR with a CancelledError
+            # traceback, and the records never closed. Run it, briefly.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FORCED_SHUTDOWN_S):
+                    await self.lifespan.shutdown()
 
     def _start_drain(self, sig: int, frame: FrameType | None) -> None:
         async def drain_then_exit() -> None:
@@ -77,6 +101,11 @@ class DrainingServer(uvicorn.Server):
         self._drain_task = asyncio.get_running_loop().create_task(drain_then_exit())
 
 
+AGAIN_STOPS_AT_ONCE = (
+    "%s: finishing the calls in progress first; press Ctrl-C again (or send the signal"
+    " again) to stop at once"
+)
+FORCED_SHUTDOWN_S = 2.0  # what a second signal still gives the app to close its files
 MAX_HEADER_BYTES = 16 * 1024  # a request line and headers; Twilio's are under 2 KiB
 
 
