@@ -28,6 +28,13 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*")
 
 
+def shown_path(path: Path | str) -> str:
+    """A path as given, and where it points when it is relative (to the current
+    directory, which is where the server happens to start)."""
+    path = Path(path)
+    return str(path) if path.is_absolute() else f"{path} (that is, {path.absolute()})"
+
+
 def public_url_problems(url: str | None) -> list[str]:
     """PUBLIC_URL is the https base address Twilio calls (it signs exactly that)."""
     if not url:
@@ -89,7 +96,7 @@ def ca_file_problems(path: Path) -> list[str]:
     except (OSError, ssl.SSLError) as error:
         reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
         return [
-            f"SSL_CERT_FILE={path} cannot be loaded as PEM CA certificates ({reason}):"
+            f"SSL_CERT_FILE={shown_path(path)} cannot be loaded as PEM CA certificates ({reason}):"
             " fix the path or unset it."
         ]
     return []
@@ -112,7 +119,7 @@ def proxy_problems(value: str) -> list[str]:
 
 def read_instruction(path: Path) -> tuple[str, str | None]:
     """SYSTEM_INSTRUCTION_FILE's text, read once; or a sentence saying why it cannot be."""
-    where = f"SYSTEM_INSTRUCTION_FILE={path}"
+    where = f"SYSTEM_INSTRUCTION_FILE={shown_path(path)}"
     try:
         text = path.read_bytes().decode("utf-8").strip()
     except OSError as error:
@@ -191,7 +198,7 @@ def tool_module_problems(modules: list[str]) -> list[str]:
 
 
 def _credentials_file_problems(path: Path) -> list[str]:
-    where = f"GOOGLE_APPLICATION_CREDENTIALS={path}"
+    where = f"GOOGLE_APPLICATION_CREDENTIALS={shown_path(path)}"
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:

@@ -127,6 +127,10 @@ CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
         "TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN",
     ),
     "ca file not pem": (not_pem, "SSL_CERT_FILE="),
+    "relative path named absolutely": (
+        constant(SYSTEM_INSTRUCTION_FILE="prompts/bot.txt"),
+        "SYSTEM_INSTRUCTION_FILE=prompts/bot.txt (that is, {tmp}/prompts/bot.txt) cannot be read",
+    ),
 }
 
 
