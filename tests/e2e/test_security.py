@@ -254,6 +254,18 @@ async def test_hostile_streams_do_not_disturb_a_normal_call(
 # the process as operators run it: draining on SIGTERM, and no secret in any log line
 
 
+async def call_in_progress(
+    standin: GeminiStandIn, twilio: TwilioEmulator
+) -> tuple[Any, asyncio.Task[Any]]:
+    """A call whose caller is still talking, once Gemini hears them."""
+    stream = await twilio.open_stream(await twilio.incoming_call(QUESTION[1]["start"]["callSid"]))
+    sending = asyncio.create_task(stream.replay(QUESTION, stop=False))
+    while not standin.connections:
+        await asyncio.sleep(0.01)
+    await standin.connections[0].wait_audio_ms(200)
+    return stream, sending
+
+
 async def test_sigterm_drains_calls_politely(standin: GeminiStandIn, tmp_path: Path) -> None:
     async def goodbye_on_request(conn: StandInConnection) -> None:
         text = await conn.wait_text(timeout=20)
@@ -265,13 +277,7 @@ async def test_sigterm_drains_calls_politely(standin: GeminiStandIn, tmp_path: P
     process, base, log_path = await start_server(standin, tmp_path, SHUTDOWN_DRAIN_SECONDS="20")
     try:
         twilio = twilio_for(base)
-        stream = await twilio.open_stream(
-            await twilio.incoming_call(QUESTION[1]["start"]["callSid"])
-        )
-        sending = asyncio.create_task(stream.replay(QUESTION, stop=False))
-        while not standin.connections:
-            await asyncio.sleep(0.01)
-        await standin.connections[0].wait_audio_ms(200)
+        stream, sending = await call_in_progress(standin, twilio)
         process.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.3)
         async with httpx.AsyncClient() as http:
@@ -301,13 +307,7 @@ async def test_a_second_ctrl_c_stops_at_once_and_quietly(
     process, base, log_path = await start_server(standin, tmp_path, SHUTDOWN_DRAIN_SECONDS="30")
     try:
         twilio = twilio_for(base)
-        stream = await twilio.open_stream(
-            await twilio.incoming_call(QUESTION[1]["start"]["callSid"])
-        )
-        sending = asyncio.create_task(stream.replay(QUESTION, stop=False))
-        while not standin.connections:
-            await asyncio.sleep(0.01)
-        await standin.connections[0].wait_audio_ms(200)
+        _, sending = await call_in_progress(standin, twilio)
         process.send_signal(signal.SIGINT)
         async with asyncio.timeout(10):
             while "press Ctrl-C again" not in log_path.read_text():
