@@ -59,13 +59,14 @@ def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) 
     if config is None or len(config.stash.get(TIERS_RUN, set())) < 2:
         return
     tier = tier_of(TESTS.parent / location[0])
-    before = config.stash.get(ANNOUNCED, "")
-    if not tier or before == tier:
+    if not tier or config.stash.get(ANNOUNCED, "") == tier:
         return
     config.stash[ANNOUNCED] = tier
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write("\n" if before else "")  # end the previous tier's line of dots
+        writer = getattr(reporter, "_tw", None)  # pytest's terminal writer: how full the line is
+        if getattr(writer, "width_of_current_line", 1):
+            reporter.write("\n")  # end the previous tier's line of dots
         reporter.write_line(f"tests/{tier}: {TIERS[tier]}", bold=True)
 
 
