@@ -118,12 +118,20 @@ class CallNotHere(BadRequest):
         self.call_sid = call_sid
 
 
-class CallRefused(PhonebotError):
-    """The webhook (or the softphone) may not connect this call; ``reason`` says why."""
+class RegistryUnavailable(PhonebotError):
+    """The shared registry (Redis) or records database cannot be reached; the message says
+    which and why, never its credentials."""
 
-    def __init__(self, reason: str) -> None:
+
+class CallRefused(PhonebotError):
+    """The webhook (or the softphone) may not connect this call; ``reason`` says why, and
+    ``replayed`` whether it is a call already in progress or over (a replayed webhook:
+    no caller to tell that the lines are busy)."""
+
+    def __init__(self, reason: str, *, replayed: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.replayed = replayed
 
 
 # playing Twilio's part (python -m app replay, and the tests)

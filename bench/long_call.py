@@ -77,7 +77,7 @@ async def run(minutes: float, pace: float, go_aways: int, drops: int) -> int:
                 await stream.wait_closed()
                 elapsed = time.monotonic() - began
                 await asyncio.sleep(0.1)
-                summary = server.board.recent[-1]
+                summary = server.calls.recent[-1]
             delivered = b"".join(bytes(c.audio) for c in standin.connections)
             handles = [c.resume_handle for c in standin.connections]
 

@@ -62,7 +62,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/telephony/sids.py": ("tests/unit/telephony/test_sids.py",),
     "app/agent/gemini/wire.py": ("tests/unit/agent/test_gemini_wire.py",),
     "app/agent/link_state.py": ("tests/unit/agent/test_link_state.py",),
-    "app/server/throttle.py": ("tests/unit/server/test_throttle.py",),
+    "app/registry/throttle.py": ("tests/unit/registry/test_throttle.py",),
     "app/tools/arguments.py": ("tests/unit/tools/test_arguments.py",),
     # the webhooks' forms
     "app/telephony/forms.py": ("tests/unit/telephony/test_forms.py",),

@@ -48,6 +48,16 @@ from app.call.actions import (
     ToCaller,
     info,
 )
+from app.call.controls import (
+    ACCEPTED,
+    NOT_STARTED,
+    Control,
+    EndCall,
+    EndCallTool,
+    Reply,
+    Say,
+    TransferTool,
+)
 from app.call.ending import Ending
 from app.call.farewell import Farewell
 from app.call.guard import Dropped, GuardPolicy, InboundGuard, Violation
@@ -300,13 +310,24 @@ class CallCore:
             return self.farewell.say_goodbye(limit.value, now)
         return []
 
-    # ending on purpose: the operator's, the agent's built-in tools, shutdown
+    # the one door: what acts on the call from outside its streams (an operator, another
+    # process, shutdown, the agent's built-in tools), handled like any other event
 
-    def say_goodbye(self, reason: str, now: float) -> list[Action]:
-        """Have the agent say goodbye, then end the call once it was heard."""
+    def control(self, control: Control, now: float) -> tuple[Reply, list[Action]]:
+        if isinstance(control, EndCallTool):
+            answer = self.farewell.end_call_tool(dict(control.args), now)
+            return Reply(True, answer=answer), []
+        if isinstance(control, TransferTool):
+            answer, actions = self.farewell.transfer_tool(dict(control.args), now)
+            return Reply(True, answer=answer), actions
         if self.phase is not Phase.IN_CALL:
-            return []
-        return self.farewell.say_goodbye(reason, now)
+            return NOT_STARTED, []
+        if isinstance(control, Say):
+            return ACCEPTED, Farewell.operator_say(control.text)
+        if isinstance(control, EndCall):
+            return ACCEPTED, self.farewell.say_goodbye(control.reason, now)
+        problem, actions = self.farewell.operator_transfer(control.target, now)
+        return (ACCEPTED if problem is None else Reply(False, problem)), actions
 
     # the end
 

@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from app.addressing import KnownHosts as Rule
 from app.call.ports import AgentConnector
 from app.errors import BadRequest, CallNotHere
 from app.server import health, media, operator, softphone, webhooks
 from app.server.body_limit import BodyLimit
 from app.server.inputs import bad_request
+from app.server.known_hosts import KnownHosts
+from app.server.proxy_headers import ProxyHeaders
 from app.server.services import Services, build_services
 from app.settings import Settings
 
@@ -35,7 +38,15 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         routes.extend(softphone.ROUTES)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit)],
+        middleware=[
+            Middleware(ProxyHeaders, proxies=settings.proxies),
+            *(
+                [Middleware(KnownHosts, rule=Rule(settings.public_base))]
+                if services.checker is None  # signatures off: nothing else proves a caller
+                else []
+            ),
+            Middleware(BodyLimit, pending=services.pending),
+        ],
         lifespan=lifespan,
         exception_handlers={
             CallNotHere: operator.not_here,
@@ -43,14 +54,14 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         },
     )
     app.state.services = services
-    app.state.board = services.board
+    app.state.calls = services.calls
     return app
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     services: Services = app.state.services
-    services.open()
+    await services.open()
     announce(services)
     try:
         yield

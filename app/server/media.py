@@ -62,12 +62,12 @@ async def run_call(websocket: WebSocket, options: BridgeOptions) -> None:
     await websocket.accept()
     bridge = CallBridge(StarletteMediaSocket(websocket), services.connector, options, services.rest)
     bridge.attach(services.call_sinks(bridge.log))
-    services.board.started(bridge)
+    services.calls.started(bridge)
     try:
         summary = await bridge.run()
     finally:
-        services.board.gone(bridge)
-    services.board.finished(summary)
+        services.calls.gone(bridge)
+    services.calls.finished(summary)
 
 
 async def media_stream(websocket: WebSocket) -> None:

@@ -16,12 +16,13 @@ import hmac
 import logging
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from app.addressing import KnownHosts
 from app.agent.echo import EchoConnector
 from app.agent.link_state import LinkPolicy
 from app.call.bridge import BridgeOptions
@@ -31,9 +32,12 @@ from app.call.limits import LimitPolicy
 from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
 from app.errors import ConfigError, RecordingsUnusable
+from app.registry.base import CallRegistry, SharedThrottle
+from app.registry.memory import MemoryRegistry, MemoryThrottle
+from app.registry.process import process_name
+from app.server.calls_here import LocalCalls
+from app.server.pending import PendingRequests
 from app.server.softphone_access import SoftphoneAccess
-from app.server.switchboard import Switchboard
-from app.server.throttle import FailureThrottle
 from app.settings import Settings
 from app.settings.checks import shown_path
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
@@ -53,16 +57,19 @@ class Services:
 
     settings: Settings
     checker: SignatureChecker | None  # None: signatures are not checked (development)
-    board: Switchboard
+    registry: CallRegistry  # what the processes of the deployment share
+    calls: LocalCalls  # the calls this process runs
     tools: tuple[Tool, ...]
     options: BridgeOptions  # for phone calls
     metrics: PrometheusMetrics
     records: CallRecords | None
     connector: AgentConnector
     softphone: SoftphoneAccess | None
-    throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
+    throttle: SharedThrottle = field(default_factory=MemoryThrottle)  # wrong tokens
     writer: DiskWriter = field(default_factory=DiskWriter)  # records and recordings
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
+    # Requests waiting on their client, per client (the app's and the server's guard).
+    pending: PendingRequests = field(default_factory=PendingRequests)
 
     @property
     def softphone_options(self) -> BridgeOptions:
@@ -85,11 +92,13 @@ class Services:
         token = self.settings.operator_token
         return token.get_secret_value() if token is not None else None
 
-    def open(self) -> None:
-        """What needs the running event loop: the REST client's HTTP session."""
+    async def open(self) -> None:
+        """What needs the running event loop: the REST client's HTTP session, the registry."""
         self.rest = rest_client(self.settings)
+        await self.registry.open(self.calls.deliver)
 
     async def aclose(self) -> None:
+        await self.registry.aclose()
         if self.rest is not None:
             await self.rest.aclose()
             self.rest = None
@@ -113,13 +122,20 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     if connector is None:
         connector = agent_connector(settings, tools)
     records = open_records(settings)
-    board = Switchboard(
-        StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
+    secret = stream_token_secret(settings)
+    registry = MemoryRegistry(
+        StreamTokens(secret, settings.stream_token_ttl_seconds),
         settings.max_concurrent_calls,
         settings.max_softphone_calls,
+        process=process_name(),
     )
+    calls = LocalCalls(registry, secret, known=None if records is None else records_know(records))
     options = dataclasses.replace(
-        bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
+        bridge_options(settings),
+        admit=calls.admit,
+        tools=tools,
+        on_transfer=registry.transferring,
+        on_ending=calls.ending,
     )
     token = settings.operator_token.get_secret_value() if settings.operator_token else None
     return Services(
@@ -131,16 +147,29 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         )
         if settings.twilio_auth_token is not None
         else None,
-        board=board,
+        registry=registry,
+        calls=calls,
         tools=tools,
         options=options,
         metrics=PrometheusMetrics(),
         records=records,
         connector=connector,
-        softphone=SoftphoneAccess(token, urlsplit(settings.public_base or "").hostname)
+        softphone=SoftphoneAccess(token, KnownHosts(settings.public_base))
         if settings.enable_softphone
         else None,
+        pending=PendingRequests(
+            settings.max_pending_requests_per_client,
+            settings.request_timeout_seconds,
+            settings.proxies,
+        ),
     )
+
+
+def records_know(records: CallRecords) -> Callable[[str], Awaitable[bool]]:
+    async def known(call_sid: str) -> bool:
+        return await asyncio.to_thread(records.known, call_sid)
+
+    return known
 
 
 def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnector:

@@ -5,8 +5,7 @@ cookie given at sign-in (or the operator token itself as a bearer). The cookie i
 ``<expiry>.<nonce>.<mac>``: an HMAC, keyed from the operator token, over its own
 expiry and a random nonce, so every sign-in gets a new one, each stops working after
 ``COOKIE_SECONDS`` on the server's side too, and changing OPERATOR_TOKEN signs
-everyone out. Which pages may start calls is decided by host names, never by the
-request's own ``Host`` (which a DNS-rebinding page controls).
+everyone out. Which pages may start calls: app/addressing.py.
 """
 
 from __future__ import annotations
@@ -17,24 +16,15 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
+from app.addressing import KnownHosts
 from app.telephony.signatures import bearer_matches
 
 COOKIE = "softphone"
 COOKIE_SECONDS = 12 * 3600
 COOKIE_SHAPE = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{22})\.([0-9a-f]{64})")  # ASCII only
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def host_name(netloc: str) -> str:
-    """``Example.com:8000`` → ``example.com``; ``[::1]:8000`` → ``::1``."""
-    try:
-        return (urlsplit(f"//{netloc}").hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 @dataclass(frozen=True)
@@ -43,7 +33,7 @@ class SoftphoneAccess:
     from pages on the hosts it knows (this machine's names and PUBLIC_URL's host)."""
 
     operator_token: str | None
-    public_host: str | None = None
+    known: KnownHosts = field(default_factory=KnownHosts)
     _key: bytes = field(default=b"", repr=False)
 
     def __post_init__(self) -> None:
@@ -54,10 +44,6 @@ class SoftphoneAccess:
     @property
     def open(self) -> bool:
         return self.operator_token is None
-
-    @property
-    def hosts(self) -> frozenset[str]:
-        return LOCAL_HOSTS | ({self.public_host.lower()} if self.public_host else set())
 
     def _mac(self, expiry: int, nonce: str) -> str:
         message = json.dumps(["softphone-cookie", expiry, nonce]).encode()
@@ -87,12 +73,8 @@ class SoftphoneAccess:
         return bearer_matches(connection.headers.get("authorization", ""), self.operator_token)
 
     def known_page(self, connection: HTTPConnection) -> bool:
-        """The request is addressed to a host this server answers as, and, if a page sent
-        it (it has an ``Origin``), that page is on such a host. Requests without an
-        Origin (curl, scripts) are not from a page. This keeps any web page, including
-        one whose name an attacker points at 127.0.0.1 (DNS rebinding), from starting
-        calls on an open development softphone."""
-        if host_name(connection.headers.get("host", "")) not in self.hosts:
-            return False
-        origin = connection.headers.get("origin")
-        return origin is None or host_name(urlsplit(origin).netloc) in self.hosts
+        """Addressed to this server, and from no other site's page (app/addressing.py):
+        so no web page, one whose name an attacker points at 127.0.0.1 included, can
+        start calls on an open development softphone."""
+        headers = connection.headers
+        return self.known.allows(headers.get("host", ""), headers.get("origin"))

@@ -1,3 +1,4 @@
+# edge: reads files and CA bundles named by settings
 """Checks of settings values for what they will be used for, each problem one sentence
 naming the variable and the fix. (The settings object runs them once, at startup.)"""
 

@@ -1,3 +1,4 @@
+# edge: reads the environment and .env
 """Configuration: read once at startup into one typed, validated object.
 
 Nothing else in the project reads the environment. A wrong or missing value stops
@@ -29,6 +30,7 @@ from app.agent.gemini.capabilities import (
     VERTEX_DEFAULT_MODEL,
 )
 from app.agent.gemini.catalog import known_voice
+from app.clients import TrustedProxies
 from app.errors import ConfigError
 from app.settings.checks import read_instruction, settings_problems, settings_warnings
 from app.settings.names import dotenv_problems, environment_warnings
@@ -135,7 +137,15 @@ class Settings(BaseSettings):
     # Serving
     host: str | None = None  # unset: 0.0.0.0, or 127.0.0.1 in development (no signatures)
     trusted_proxies: str = "127.0.0.1,::1"
-    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    trusted_proxy_hops: int = Field(default=1, ge=1, le=10)  # with TRUSTED_PROXIES=*
+    # One deadline for a request's line, headers and body (HEADER_TIMEOUT_SECONDS: its
+    # old name, from when it covered the headers only).
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("REQUEST_TIMEOUT_SECONDS", "HEADER_TIMEOUT_SECONDS"),
+    )
+    max_pending_requests_per_client: int = Field(default=16, ge=1)
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
@@ -235,8 +245,8 @@ class Settings(BaseSettings):
         return "0.0.0.0" if self.validates_signatures else "127.0.0.1"
 
     @property
-    def proxy_addresses(self) -> list[str]:
-        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.trusted_proxies, self.trusted_proxy_hops)
 
     @property
     def public_base(self) -> str | None:

@@ -10,7 +10,6 @@ Twilio's marks), at a word boundary.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecorded
 from app.call.record import CallEnd, CallStart, Turn
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
+from app.text import printable_values
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,11 @@ class CallRecords:
         )
         assert cursor.lastrowid is not None
         self._legs[start.call_sid] = cursor.lastrowid
+
+    def known(self, call_sid: str) -> bool:
+        """Has a stream of this call ever started here? (Kept as long as the records.)"""
+        found = self._run("SELECT 1 FROM legs WHERE call_sid = ? LIMIT 1", (call_sid,))
+        return found.fetchone() is not None
 
     def _leg(self, call_sid: str) -> int:
         leg = self._legs.get(call_sid)
@@ -246,6 +251,9 @@ class RecordsSink:
 
 
 def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
+    """One call for a terminal; what the caller, Twilio or the model chose is made
+    printable (app/text.py: no escape sequence reaches the operator's terminal)."""
+    record = printable_values(record)  # type: ignore[assignment]
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["started_at"] or 0))
     duration = f"{record['duration_s']:.0f} s" if record.get("duration_s") is not None else "live"
     head = (
@@ -262,7 +270,3 @@ def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
         mark = " (interrupted)" if turn["interrupted"] else ""
         lines.append(f"  {turn['speaker']:>6}{mark}: {turn['heard_text']}")
     return "\n".join(lines)
-
-
-def as_json(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False)

@@ -1,3 +1,4 @@
+# edge: Twilio's request validator (the twilio package)
 """Twilio request signatures, checked against the public URL Twilio called; and the
 operator token, however it is presented."""
 

@@ -18,6 +18,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.errors import TokenRejected
@@ -27,6 +28,25 @@ TOKEN = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})")  
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+# The stream's parameters the webhook vouches for (the numbers Twilio signed in the
+# webhook's form): a stream whose `start` carries others is refused, so a replayer
+# cannot choose the caller and called numbers the records and the model see.
+SEALED = ("from", "to", "direction")
+SEAL_PARAMETER = "seal"
+
+
+def seal(secret: bytes, call_sid: str, parameters: Mapping[str, str]) -> str:
+    """An HMAC over the call and its sealed parameters (missing ones as empty)."""
+    values = [parameters.get(name, "") for name in SEALED]
+    message = json.dumps(["stream-parameters-v1", call_sid, values]).encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest())
+
+
+def seal_matches(secret: bytes, call_sid: str, parameters: Mapping[str, str]) -> bool:
+    supplied = parameters.get(SEAL_PARAMETER, "")
+    return hmac.compare_digest(supplied.encode(), seal(secret, call_sid, parameters).encode())
 
 
 @dataclass

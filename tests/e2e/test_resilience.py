@@ -109,7 +109,7 @@ async def place_call(
         await stream.wait_closed()
         await until(lambda: all(c.closed for c in standin.connections), timeout=5)
         assert not call_tasks()
-        assert not server.board.active
+        assert not server.calls.active
     return CallResult(stream, standin.connections, ulaw, time.monotonic() - began)
 
 

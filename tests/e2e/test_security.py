@@ -74,7 +74,7 @@ async def test_a_leaked_stream_url_cannot_start_a_session(standin: GeminiStandIn
         await stream.replay(QUESTION[:5])
         await stream.wait_closed()
         assert stream.closed_code == 1008
-        assert server.board.refused == 2
+        assert server.calls.refused == 2
     assert standin.connections == []
 
 
@@ -145,7 +145,7 @@ async def test_floods_close_only_the_offending_stream(standin: GeminiStandIn, at
                 break
         await stream.wait_closed()
         assert stream.closed_code == 1008
-        summary = server.board.recent[-1]
+        summary = server.calls.recent[-1]
         assert summary.outcome.value == "protocol_violation"
         assert ("malformed" if attack == "malformed" else "flood") in summary.reason
 
@@ -229,7 +229,7 @@ async def test_hostile_streams_do_not_disturb_a_normal_call(
             await normal.wait_for(lambda: len(normal.media_received) >= len(REPLY) // 6, timeout=15)
             await normal.stop(normal_sid)
             await normal.wait_closed()
-            summaries = {s.call_sid: s for s in server.board.recent}
+            summaries = {s.call_sid: s for s in server.calls.recent}
 
         # The normal call was not disturbed: all its audio went through, both ways.
         caller = capture_ulaw(QUESTION)

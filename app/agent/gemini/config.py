@@ -1,3 +1,4 @@
+# edge: builds google-genai's configuration
 """The live session's configuration and the SDK client, built from the settings.
 
 With :mod:`app.agent.gemini.session`, this package is all of the project that imports
