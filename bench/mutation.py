@@ -66,6 +66,11 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/tools/arguments.py": ("tests/unit/tools/test_arguments.py",),
     # the webhooks' forms
     "app/telephony/forms.py": ("tests/unit/telephony/test_forms.py",),
+    "app/telephony/refusals.py": ("tests/unit/telephony/test_refusals.py",),
+    # names a newcomer types: settings, models, voices
+    "app/spelling.py": ("tests/unit/test_spelling.py",),
+    "app/settings/names.py": ("tests/unit/settings/test_names.py",),
+    "app/agent/gemini/catalog.py": ("tests/unit/agent/test_catalog.py",),
     # audio
     "app/audio/onset.py": ("tests/unit/audio/test_onset.py",),
     "app/audio/convert.py": ("tests/unit/audio/test_convert.py",),

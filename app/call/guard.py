@@ -30,7 +30,7 @@ class GuardPolicy:
     # real time), after a burst of ``audio_burst_ms``; beyond it audio is dropped.
     # 0: no limit (a benchmark replaying faster than real time).
     max_audio_rate: float = 2.0
-    audio_burst_ms: float = 2000.0
+    audio_burst_ms: float = 5000.0  # catching up after a network stall of a few seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def announce(services: Services) -> None:
     settings = services.settings
+    for warning in settings.warnings:
+        log.warning(warning)
     if services.checker is None:
         log.warning(health.UNSIGNED_WARNING)
     log.info(

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.call.bridge import BridgeOptions, CallBridge
 from app.errors import SocketClosed
 from app.server.inputs import services_of
+from app.server.signature_log import addressed_urls, signature_refused
 from app.telephony.paths import STREAM_PATH
 from app.telephony.signatures import POLICY_VIOLATION
 
@@ -74,10 +75,11 @@ async def run_call(websocket: WebSocket, options: BridgeOptions) -> None:
 async def media_stream(websocket: WebSocket) -> None:
     services = services_of(websocket)
     checker = services.checker
-    if checker is not None and not checker.stream_ok(
-        STREAM_PATH, websocket.headers.get("x-twilio-signature")
-    ):
-        log.warning("refused a media-stream handshake: bad or missing X-Twilio-Signature")
+    signature = websocket.headers.get("x-twilio-signature")
+    if checker is not None and not checker.stream_ok(STREAM_PATH, signature):
+        addressed = addressed_urls(websocket, websocket=True)
+        refusal = checker.stream_refusal(STREAM_PATH, signature, addressed)
+        signature_refused(STREAM_PATH, refusal, checker)
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
         return
     await run_call(websocket, services.options)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import inspect
+import logging
+import os
+import signal
 import socket
 from types import FrameType
 
@@ -19,6 +24,8 @@ from app.server.media import WS_MAX_SIZE
 from app.server.ws_guard import StallGuard
 from app.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def uvicorn_parts_moved() -> list[str]:
     """uvicorn's private parts this module builds on (pyproject bounds its version) that a
@@ -32,6 +39,8 @@ def uvicorn_parts_moved() -> list[str]:
         moved.append("Server._serve(sockets), what runs between startup and shutdown")
     if "_captured_signals" not in uvicorn.Server.__init__.__code__.co_names:
         moved.append("Server._captured_signals, the signals it re-raises after shutdown")
+    if serve_ is not None and "lifespan" not in serve_.__code__.co_names:
+        moved.append("Server.lifespan, the app's lifespan a forced exit still shuts down")
     # the attributes its __init__ sets
     for name in ("conn", "transport", "loop", "client", "connections"):
         if name not in H11Protocol.__init__.__code__.co_names:
@@ -49,7 +58,7 @@ def uvicorn_parts_moved() -> list[str]:
 class DrainingServer(uvicorn.Server):
     """On the first SIGTERM/SIGINT, refuse new calls and let calls in progress end
     politely (up to the drain timeout) before uvicorn shuts down. A second signal
-    stops at once."""
+    stops at once (and says so the first time)."""
 
     def __init__(self, config: uvicorn.Config, calls: LocalCalls, drain_s: float) -> None:
         super().__init__(config)
@@ -70,12 +79,29 @@ class DrainingServer(uvicorn.Server):
         self._captured_signals.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain_task is not None or self.should_exit:  # a second signal
+            self.force_exit = True
+            calls = len(self._calls.active)
+            log.warning(
+                "a second signal: stopping at once%s", f", cutting {calls} call(s)" * bool(calls)
+            )
         if self._drain_task is not None or self._loop is None or not self._calls.active:
             super().handle_exit(sig, frame)
             if not self._calls.active:
                 self._calls.draining = True
             return
+        log.warning(AGAIN_STOPS_AT_ONCE, signal.Signals(sig).name)
         self._loop.call_soon_threadsafe(self._start_drain, sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            # uvicorn skips the app's shutdown when forced; its lifespan task would then be
+            # cancelled as the loop closes and logged as an ERROR with a CancelledError
+            # traceback, and the records never closed. Run it, briefly.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FORCED_SHUTDOWN_S):
+                    await self.lifespan.shutdown()
 
     def _start_drain(self, sig: int, frame: FrameType | None) -> None:
         async def drain_then_exit() -> None:
@@ -83,6 +109,13 @@ class DrainingServer(uvicorn.Server):
             super(DrainingServer, self).handle_exit(sig, frame)
 
         self._drain_task = asyncio.get_running_loop().create_task(drain_then_exit())
+
+
+AGAIN_STOPS_AT_ONCE = (
+    "%s: finishing the calls in progress first; press Ctrl-C again (or send the signal"
+    " again) to stop at once"
+)
+FORCED_SHUTDOWN_S = 2.0  # what a second signal still gives the app to close its files
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -94,10 +127,24 @@ def listen(host: str, port: int) -> socket.socket:
             reuse_port=False,
         )
     except OSError as error:
+        code = error.errno or 0
+        reason = os.strerror(code) if code > 0 else error.strerror or error  # without the address
         raise ConfigError(
-            f"cannot listen on HOST={host} PORT={port} ({error.strerror or error}): choose"
-            " a free port, or a HOST this machine has (0.0.0.0 for every interface)."
+            f"cannot listen on HOST={host} PORT={port} ({reason}): "
+            + LISTEN_HINTS.get(code, LISTEN_HINTS[0])
         ) from None
+
+
+LISTEN_HINTS = {  # by errno: what to change
+    errno.EADDRINUSE: "another process listens there (this server already running?): stop it,"
+    " or choose a free PORT.",
+    errno.EADDRNOTAVAIL: "HOST is not an address of this machine: use 0.0.0.0 (every"
+    " interface), 127.0.0.1 (this machine only) or one of its own addresses.",
+    errno.EACCES: "ports below 1024 need privileges: choose a PORT from 1024 up.",
+    socket.EAI_NONAME: "HOST is a name this machine cannot resolve: use an address, such as"
+    " 0.0.0.0 (every interface) or 127.0.0.1 (this machine only).",
+    0: "choose a free PORT, or a HOST this machine has (0.0.0.0 for every interface).",
+}
 
 
 def serve(app: Starlette, settings: Settings, sock: socket.socket) -> None:

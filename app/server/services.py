@@ -40,6 +40,7 @@ from app.server.calls_here import LocalCalls
 from app.server.pending import PendingRequests
 from app.server.softphone_access import SoftphoneAccess
 from app.settings import Settings
+from app.settings.checks import shown_path
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
 from app.sinks.recording import RecordingSink, check_recordings_dir
 from app.sinks.records import CallRecords, RecordsSink
@@ -115,7 +116,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             check_recordings_dir(Path(settings.recordings_dir))
         except RecordingsUnusable as error:
             raise ConfigError(
-                f"RECORDINGS_DIR={settings.recordings_dir} {error}: fix the path or its"
+                f"RECORDINGS_DIR={shown_path(settings.recordings_dir)} {error}: fix the path or its"
                 " permissions, or set it empty to turn recordings off."
             ) from None
     if connector is None:
@@ -140,7 +141,9 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     )
     return Services(
         settings=settings,
-        checker=SignatureChecker(settings.auth_token, settings.public_base or "")
+        checker=SignatureChecker(
+            settings.auth_token, settings.public_base or "", settings.twilio_account_sid
+        )
         if settings.auth_token is not None
         else None,
         registry=registry,
@@ -183,7 +186,7 @@ def open_records(settings: Settings) -> CallRecords | None:
         return CallRecords(Path(settings.call_records_path))
     except (sqlite3.Error, OSError) as error:
         raise ConfigError(
-            f"CALL_RECORDS_PATH={settings.call_records_path} cannot be used as a SQLite"
+            f"CALL_RECORDS_PATH={shown_path(settings.call_records_path)} cannot be used as a SQLite"
             f" database ({error}): point it at a writable file, or set it empty to turn call"
             " records off."
         ) from None

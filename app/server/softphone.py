@@ -16,6 +16,7 @@ import secrets
 import time
 from html import escape
 from pathlib import Path
+from string import Template
 from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import HTTPConnection, Request
@@ -25,6 +26,7 @@ from starlette.websockets import WebSocket
 
 from app.addressing import host_name
 from app.errors import BadRequest, CallRefused
+from app.server import favicon
 from app.server.inputs import (
     client_address,
     failed_token,
@@ -62,13 +64,7 @@ OPEN_WARNING = (
     "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s can start"
     " calls from a browser (on your Gemini account unless AGENT=echo). Development only."
 )
-LOGIN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<title>Softphone: sign in</title>
-<body style="font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto">
-<h1>Softphone</h1><p>{message}</p>
-<form method="post" action="{action}"><label>Operator token
-<input name="token" type="password" autocomplete="current-password" required></label>
-<button>Open</button></form></body></html>"""
+LOGIN_PAGE = Template((STATIC / "signin.html").read_text(encoding="utf-8"))
 PAGE_OPTIONS = ("processing", "tap")  # read by the page's script; kept across sign-in
 
 
@@ -88,7 +84,7 @@ def page_options(request: Request) -> str:
 
 def login(message: str, status: int, options: str) -> Response:
     action = PAGE_PATH + (f"?{options}" if options else "")
-    body = LOGIN_PAGE.format(message=escape(message), action=escape(action))
+    body = LOGIN_PAGE.substitute(message=escape(message), action=escape(action))
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
@@ -235,6 +231,7 @@ async def stream(websocket: WebSocket) -> None:
 
 
 ROUTES = [
+    *favicon.ROUTES,
     Route(PAGE_PATH, page, methods=["GET"]),
     Route(PAGE_PATH, sign_in, methods=["POST"]),
     Route(PAGE_PATH + "/session", session, methods=["POST"]),

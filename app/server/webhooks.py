@@ -18,6 +18,7 @@ from app.errors import CallRefused
 from app.registry.base import Dial
 from app.server.calls_here import STREAM_TOKEN_PARAMETER
 from app.server.inputs import services_of
+from app.server.signature_log import addressed_urls, signature_refused
 from app.telephony import twiml
 from app.telephony.forms import (
     CALL_FIELDS,
@@ -62,7 +63,9 @@ def twilio_webhook(
         if checker is not None and not checker.webhook_ok(
             request.url.path, request.url.query, form, signature
         ):
-            log.warning("refused %s: bad or missing X-Twilio-Signature", request.url.path)
+            path, query, addressed = request.url.path, request.url.query, addressed_urls(request)
+            refusal = checker.webhook_refusal(path, query, form, signature, addressed)
+            signature_refused(path, refusal, checker)
             return PlainTextResponse("invalid signature", status_code=403)
         problem = form_problem(form, fields, services.settings.twilio_account_sid)
         if problem is not None:

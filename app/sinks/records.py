@@ -183,11 +183,12 @@ class CallRecords:
         ).fetchall()
         return [dict(row) for row in rows]
 
-    def get(self, call_sid: str) -> dict[str, Any] | None:
-        """The call's latest leg with its transcript (``leg`` counts from 1)."""
+    def get(self, call_sid: str, leg: int | None = None) -> dict[str, Any] | None:
+        """The call's latest leg (or leg ``leg``, counting from 1) with its transcript."""
         row = self._run(
-            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? ORDER BY leg DESC LIMIT 1",
-            (call_sid,),
+            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? AND (? IS NULL OR leg=?)"
+            " ORDER BY leg DESC LIMIT 1",
+            (call_sid, leg, leg),
         ).fetchone()
         if row is None:
             return None
@@ -199,6 +200,11 @@ class CallRecords:
         record = dict(row)
         del record["id"]
         return {**record, "turns": [dict(t) for t in turns]}
+
+    def legs(self, call_sid: str) -> int:
+        """How many legs the CallSid has (replays, or a call redirected back to the bot)."""
+        row = self._run("SELECT COUNT(*) FROM legs WHERE call_sid=?", (call_sid,)).fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         with self._lock:
@@ -255,6 +261,7 @@ def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
         f"  {record.get('caller') or '?'} → {record.get('called') or '?'}"
         f"  reconnects {record.get('reconnects', 0)}  tokens {record.get('tokens', 0)}"
         f"  tools {record.get('tool_calls', 0)}"
+        + (f"  leg {record['leg']}" if (record.get("leg") or 1) > 1 else "")
     )
     if not with_turns:
         return head

@@ -359,7 +359,7 @@ async def test_n7_a_call_carries_at_most_twice_real_time_of_audio(tmp_path: Path
         recorded_s = wav.getnframes() / wav.getframerate()
     sent_s = frames * 0.2
     assert sent_s > 10 * elapsed  # the attack: far faster than real time
-    assert recorded_s <= 2 * elapsed + 2.0 + 0.2  # within the factor, after the burst
+    assert recorded_s <= 2 * elapsed + 5.0 + 0.2  # within the factor, after the burst
     assert "ignored malformed Twilio frame #1: 'media payload too large'" in log
     assert "caller audio faster than 2x real time: dropping the excess" in log
 

@@ -15,7 +15,14 @@ from app.rotation import Rotating
 from app.telephony.emulator import TwilioEmulator
 from app.telephony.signatures import SignatureChecker, websocket_url
 from tests.support.gemini_standin import GeminiStandIn
-from tests.support.server import AUTH_TOKEN, free_port, process_env, serve_app, settings_for
+from tests.support.server import (
+    AUTH_TOKEN,
+    free_port,
+    process_env,
+    serve_app,
+    settings_for,
+    settings_for_echo,
+)
 
 
 async def test_healthz_reports_ready(standin: GeminiStandIn) -> None:
@@ -25,7 +32,14 @@ async def test_healthz_reports_ready(standin: GeminiStandIn) -> None:
     body = response.json()
     assert body["status"] == "ok" and body["active_calls"] == 0
     assert body["signature_validation"] is True
+    assert (body["agent"], body["model"]) == ("gemini", "gemini-3.8-live")
     assert AUTH_TOKEN not in response.text and standin.api_key not in response.text
+
+
+async def test_healthz_in_echo_mode_names_no_model() -> None:
+    async with serve_app(settings_for_echo()) as server, httpx.AsyncClient() as http:
+        body = (await http.get(server.base + "/healthz")).json()
+    assert body["agent"] == "echo" and "model" not in body
 
 
 @pytest.mark.parametrize(
