@@ -524,3 +524,16 @@ async def test_redacted_keypad_digits_reach_the_model_and_nothing_else(
     }.items():
         assert "pressed 7" not in text and "7391" not in text, where
     assert log.count("caller pressed a key (the digit is not kept)") == len(pin)
+
+
+# Informational: what the public documents say about the deployment
+
+
+async def test_the_public_api_document_names_no_transfer_target(tmp_path: Path) -> None:
+    """/openapi.json stays public (it describes the API's shape, for tooling and the
+    fuzzer) and so says nothing of this deployment: no target, number or address."""
+    env = production(tmp_path, free_port(), TRANSFER_TARGETS="billing-secret-desk=+15551239876")
+    async with server(env, tmp_path) as app, httpx.AsyncClient(base_url=app.base) as http:
+        document = await http.get("/openapi.json")
+    assert document.status_code == 200
+    assert "billing-secret-desk" not in document.text and "+15551239876" not in document.text
