@@ -30,6 +30,7 @@ interrupted. ``score`` is (killed + timeout) / (mutants - skipped).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -54,15 +55,21 @@ OWN_TESTS_ELSEWHERE: dict[str, tuple[str, ...]] = {
 }
 
 
+def has_code(path: Path) -> bool:
+    """Whether a module has a function or method for mutmut to mutate (not data only)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(tree))
+
+
 def pure_modules_and_their_tests() -> tuple[dict[str, tuple[str, ...]], list[str]]:
-    """(module -> its own tests, for every pure module that has some; the pure modules
-    with none, which are data or Protocols, or untested)."""
+    """(module -> its own tests, for every pure module with code and tests of its own;
+    the pure modules without: data, Protocols, or untested)."""
     modules: dict[str, tuple[str, ...]] = {}
     untested = []
     paths = module_paths()
     for module in sorted(pure_modules()):
         path = paths[module].relative_to(ROOT).as_posix()
-        if path.endswith("__init__.py"):
+        if path.endswith("__init__.py") or not has_code(paths[module]):
             continue
         own = own_tests(module)
         tests = OWN_TESTS_ELSEWHERE.get(path) or (
