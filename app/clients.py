@@ -28,7 +28,7 @@ def client_key(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+        return str(ipaddress.ip_interface(f"{ip}/{IPV6_PREFIX}").network)
     return str(ip)
 
 
@@ -45,7 +45,7 @@ class TrustedProxies:
         """``TRUSTED_PROXIES``: a comma-separated list of addresses and networks, or ``*``
         (checked at startup by the settings)."""
         entries = [e.strip() for e in value.split(",") if e.strip()]
-        networks = tuple(ipaddress.ip_network(e, strict=False) for e in entries if e != "*")
+        networks = tuple(ipaddress.ip_interface(e).network for e in entries if e != "*")
         return cls(networks, "*" in entries, hops)
 
     def trusts(self, address: str) -> bool:
@@ -66,8 +66,8 @@ class TrustedProxies:
         entries = [e for e in entries if e]
         if not entries:
             return peer
-        if self.everyone:
-            chosen = entries[-self.hops] if self.hops <= len(entries) else entries[0]
+        if self.everyone:  # the hops-th from the right, or the leftmost there is
+            chosen = entries[max(0, len(entries) - self.hops)]
         else:
             chosen = next((e for e in reversed(entries) if not self.trusts(e)), entries[0])
         return chosen if _is_address(chosen) else peer

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 
+ESCAPE, ASCII = "unicode_escape", "ascii"  # the codecs that spell a character out
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
-    return UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return UNSAFE.sub(lambda m: m.group().encode(ESCAPE).decode(ASCII), text)
 
 
 def printable_values(value: object) -> object:

@@ -30,7 +30,7 @@ def bounded_put(memory: OrderedDict[str, V], key: str, value: V, limit: int) -> 
     memory.pop(key, None)
     memory[key] = value
     while len(memory) > limit:
-        memory.popitem(last=False)
+        del memory[next(iter(memory))]  # the oldest
 
 
 @dataclass
@@ -82,8 +82,6 @@ class MemoryRegistry:
         if self._load_of(call_sid) >= self._limit(call_sid):
             return NO_ROOM
         self._held.add(call_sid)
-        self._transfers.pop(call_sid, None)  # a new leg: nothing of an earlier one applies
-        self._after.pop(call_sid, None)
         return None
 
     async def transferring(self, call_sid: str, number: str | None) -> None:
@@ -107,14 +105,13 @@ class MemoryRegistry:
         return self._after.pop(call_sid, None)
 
     async def completed(self, call_sid: str) -> None:
-        self._after.pop(call_sid, None)
-        self._transfers.pop(call_sid, None)
+        self._after.pop(call_sid, None)  # (a transfer was settled when the stream ended)
 
     async def locate(self, call_sid: str) -> str | None:
         return self.process if call_sid in self._held else None
 
     async def control(self, call_sid: str, control: Control) -> Reply:
-        reply = await self._deliver(call_sid, control) if self._deliver else None
+        reply = await self._deliver(call_sid, control) if self._deliver is not None else None
         if reply is None:
             raise CallNotHere(call_sid)
         return reply

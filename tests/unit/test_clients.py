@@ -80,7 +80,9 @@ def test_with_everyone_trusted_a_client_cannot_choose_its_address(claims: list[s
         (LOOPBACK, "198.51.100.4", ["https"], "http"),  # not a proxy of ours
         (LOOPBACK, "127.0.0.1", ["gopher"], "http"),
         (LOOPBACK, "127.0.0.1", [], "http"),
+        (LOOPBACK, "127.0.0.1", ["http,https"], "https"),  # commas, no spaces
         (EVERYONE, "10.0.0.5", ["wss"], "wss"),
+        (EVERYONE, "10.0.0.5", ["ws"], "ws"),
     ],
 )
 def test_the_scheme_from_a_trusted_proxy(
@@ -89,7 +91,19 @@ def test_the_scheme_from_a_trusted_proxy(
     assert proxies.scheme(peer, protos, "http") == scheme
 
 
+@pytest.mark.parametrize("proto", ["http", "HTTP", "ws", "wss", "https"])
+def test_each_scheme_is_taken_over_the_default(proto: str) -> None:
+    assert LOOPBACK.scheme("127.0.0.1", [proto], "none") == proto.lower()
+
+
 def test_parsing_and_trust() -> None:
+    everyone = TrustedProxies.parse("*")  # made here, not at import
+    assert everyone.everyone and everyone.hops == 1 and everyone.networks == ()
+    two = TrustedProxies.parse("*", hops=2)
+    assert two.hops == 2
+    host_bits = TrustedProxies.parse("10.1.2.3/8, 2001:db8::5/64")  # host bits set: taken
+    assert host_bits.trusts("10.200.0.1") and host_bits.trusts("2001:db8::99")
+    assert not host_bits.trusts("11.0.0.1")
     assert LOOPBACK.trusts("127.0.0.1") and LOOPBACK.trusts("::1")
     assert not LOOPBACK.trusts("127.0.0.2") and not LOOPBACK.trusts("garbage")
     assert PROXY_NET.trusts("10.200.0.1") and PROXY_NET.trusts("192.0.2.7")

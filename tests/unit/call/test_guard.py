@@ -159,3 +159,12 @@ def test_the_factor_and_no_limit(factor: float, kept: int) -> None:
     sorter = guard(GuardPolicy(max_messages_per_s=10_000, max_audio_rate=factor), started=True)
     sorted_ = [sorter.sort(FRAME_20MS, 0.0) for _ in range(300)]
     assert sum(isinstance(s, wire.Media) for s in sorted_) == kept  # the burst, then none
+
+
+def test_the_audio_allowance_refills_at_exactly_the_factor() -> None:
+    sorter = guard(GuardPolicy(max_audio_rate=1.0, audio_burst_ms=20.0), started=True)
+    assert isinstance(sorter.sort(FRAME_20MS, 0.0), wire.Media)  # the burst: one frame
+    assert sorter.sort(FRAME_20MS, 0.01999) == Dropped(
+        "caller audio faster than 1x real time: dropping the excess"
+    )  # 19.99 ms earned back: not yet a frame
+    assert isinstance(sorter.sort(FRAME_20MS, 0.04), wire.Media)

@@ -3,12 +3,15 @@ call, what the <Connect action> answers (once), and replays refused; exact answe
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 
 from app.call.controls import ACCEPTED, Control, Reply, Say
 from app.errors import CallNotHere, CallRefused
 from app.registry.base import ENDED, IN_PROGRESS, NO_ROOM, Apologise, Dial, Load, busy
-from app.registry.memory import MemoryRegistry
+from app.registry.memory import MemoryRegistry, MemoryThrottle, bounded_put
+from app.registry.throttle import FailureThrottle
 from app.telephony.stream_tokens import StreamTokens
 
 A, B, C = ("CA" + c * 32 for c in "abc")
@@ -190,3 +193,28 @@ async def test_tokens_expire_and_free_their_line() -> None:
     clock.now += 61
     assert await reg.load() == Load(0, 0)
     await reg.offer(B)
+
+
+async def test_what_was_never_there_is_forgotten_quietly() -> None:
+    reg = registry()
+    await reg.completed(A)  # never seen
+    await reg.transferring(A, None)  # no transfer to forget
+    assert await reg.after_stream(A) is None
+
+
+def test_a_key_put_again_is_the_newest_and_the_oldest_goes_first() -> None:
+    memory: OrderedDict[str, int] = OrderedDict()
+    for key, value in (("a", 1), ("b", 2), ("a", 3), ("c", 4)):
+        bounded_put(memory, key, value, limit=2)
+    assert list(memory.items()) == [("a", 3), ("c", 4)]
+
+
+async def test_the_throttle_of_one_process() -> None:
+    clock = Clock()
+    throttle = MemoryThrottle(FailureThrottle(rate=1.0, burst=2), clock)
+    assert not await throttle.blocked("192.0.2.1")
+    assert not await throttle.failed("192.0.2.1")
+    assert await throttle.failed("192.0.2.1")  # the second of two tries
+    assert await throttle.blocked("192.0.2.1") and not await throttle.blocked("192.0.2.2")
+    clock.now += 1.0
+    assert not await throttle.blocked("192.0.2.1")  # earned a try back

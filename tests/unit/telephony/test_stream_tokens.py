@@ -181,3 +181,13 @@ def test_a_token_under_the_previous_secret_is_accepted_until_the_rotation_ends()
     new = rotated.issue(CALL, now=1040)
     assert StreamTokens(b"n" * 32).secrets(0) == (b"n" * 32,)
     rotated.redeem(new, CALL, now=1041)
+
+
+def test_the_seal_is_pinned() -> None:
+    """The seal's exact construction: a format change must be deliberate (processes of a
+    deployment restarted one by one must agree)."""
+    params = {"from": "+15550100001", "to": "+15550100002", "direction": "outbound"}
+    message = json.dumps(["stream-parameters-v1", CALL, list(params.values())]).encode()
+    digest = hmac.new(b"k" * 32, message, hashlib.sha256).digest()
+    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert stream_tokens.seal(b"k" * 32, CALL, params) == expected
