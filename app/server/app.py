@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from app.call.ports import AgentConnector
-from app.errors import BadRequest, CallNotHere
+from app.errors import BadRequest, CallNotHere, ControlTimeout, RegistryUnavailable
 from app.server import health, media, operator, softphone, webhooks
 from app.server.body_limit import BodyLimit
 from app.server.inputs import bad_request
@@ -39,6 +39,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         lifespan=lifespan,
         exception_handlers={
             CallNotHere: operator.not_here,
+            RegistryUnavailable: operator.registry_down,
+            ControlTimeout: operator.control_timeout,
             BadRequest: bad_request,
         },
     )

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import logging
-import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +30,8 @@ from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
 from app.errors import ConfigError, RecordingsUnusable
 from app.registry.base import CallRegistry, SharedThrottle
-from app.registry.memory import MemoryRegistry, MemoryThrottle
+from app.registry.build import build_registry, shared_secret
+from app.registry.memory import MemoryThrottle
 from app.registry.process import process_name
 from app.server.calls_here import LocalCalls
 from app.server.softphone_access import SoftphoneAccess
@@ -47,6 +45,8 @@ from app.telephony.rest import TwilioRest
 from app.telephony.signatures import SignatureChecker
 from app.telephony.stream_tokens import StreamTokens
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,11 +118,14 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     if connector is None:
         connector = agent_connector(settings, tools)
     records = open_records(settings)
-    registry = MemoryRegistry(
+    metrics = PrometheusMetrics()
+    writer = DiskWriter()
+    registry, throttle = build_registry(
+        settings,
         StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
-        settings.max_concurrent_calls,
-        settings.max_softphone_calls,
-        process=process_name(),
+        process_name(),
+        on_orphan=None if records is None else orphan_closer(records, writer, metrics),
+        on_down=metrics.registry_unreachable,
     )
     calls = LocalCalls(registry, known=None if records is None else records_know(records))
     options = dataclasses.replace(
@@ -144,12 +147,14 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         calls=calls,
         tools=tools,
         options=options,
-        metrics=PrometheusMetrics(),
+        metrics=metrics,
         records=records,
         connector=connector,
         softphone=SoftphoneAccess(token, urlsplit(settings.public_base or "").hostname)
         if settings.enable_softphone
         else None,
+        throttle=throttle,
+        writer=writer,
     )
 
 
@@ -208,11 +213,24 @@ def bridge_options(settings: Settings) -> BridgeOptions:
 
 
 def stream_token_secret(settings: Settings) -> bytes:
-    """Derived from the auth token, so every process of a deployment agrees; random without."""
-    if settings.twilio_auth_token is None:
-        return secrets.token_bytes(32)
-    key = settings.twilio_auth_token.get_secret_value().encode()
-    return hmac.new(key, b"stream-token-v1", hashlib.sha256).digest()
+    """Derived from the auth token (or the operator token), so every process of a
+    deployment agrees; random without either."""
+    return shared_secret(settings, b"stream-token-v1")
+
+
+def orphan_closer(
+    records: CallRecords, writer: DiskWriter, metrics: PrometheusMetrics
+) -> Callable[[str, str], Awaitable[None]]:
+    """A call whose process died: its record is closed as failed, with the reason."""
+
+    async def close(call_sid: str, reason: str) -> None:
+        metrics.orphaned()
+        writer.submit(
+            lambda: records.orphaned(call_sid, reason),
+            lambda error: log.error("call %s: closing its record failed: %s", call_sid, error),
+        )
+
+    return close
 
 
 def declared_tools(settings: Settings) -> tuple[Tool, ...]:

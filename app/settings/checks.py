@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from app.agent.gemini.capabilities import backend_model_problems, option_problems
+from app.settings.fleet import fleet_problems
 from app.telephony.sids import E164, is_account_sid
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ def settings_problems(settings: Settings) -> list[str]:
     if settings.host is not None:
         problems.extend(host_problems(settings.host))
     problems.extend(proxy_problems(settings.trusted_proxies))
+    problems.extend(fleet_problems(settings))
     token = settings.operator_token.get_secret_value() if settings.operator_token else ""
     if settings.operator_token is not None and len(token) < MIN_TOKEN_LENGTH:
         problems.append(

@@ -137,6 +137,16 @@ class Settings(BaseSettings):
     call_records_path: str = "calls.sqlite3"
     recordings_dir: str = ""
 
+    # Fleet mode (docs/scaling.md): several processes, on one host or many, behind one number
+    workers: int = Field(
+        default=1, ge=1, validation_alias=AliasChoices("WORKERS", "WEB_CONCURRENCY")
+    )
+    redis_url: SecretStr | None = None  # redis:// or rediss://, with its password
+    redis_key_prefix: str = Field(default="phonebot", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    fleet_lease_seconds: float = Field(default=4.0, ge=1.0, le=10.0)
+    database_url: SecretStr | None = None  # postgresql://; takes precedence over CALL_RECORDS_PATH
+    prometheus_multiproc_dir: str | None = None  # set by the supervisor for its workers
+
     _instruction: str = PrivateAttr(default="")  # SYSTEM_INSTRUCTION_FILE's text
 
     @field_validator("*", mode="before")
@@ -217,6 +227,7 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret, for log redaction."""
         values = [self.gemini_api_key, self.twilio_auth_token, self.operator_token]
+        values += [self.redis_url, self.database_url]  # they may carry a password
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 

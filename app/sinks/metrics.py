@@ -51,6 +51,23 @@ class PrometheusMetrics:
             ["sink"],
             registry=r,
         )
+        self.registry_down = Counter(
+            "phonebot_registry_unreachable",
+            "Times the shared registry (Redis) could not be reached; new calls got the busy"
+            " answer meanwhile, calls in progress went on.",
+            registry=r,
+        )
+        self.orphans = Counter(
+            "phonebot_calls_orphaned",
+            "Calls whose process died (their lease ran out), closed as failed by this one.",
+            registry=r,
+        )
+
+    def registry_unreachable(self) -> None:
+        self.registry_down.inc()
+
+    def orphaned(self) -> None:
+        self.orphans.inc()
 
     def call_started(self) -> None:
         self.active.inc()

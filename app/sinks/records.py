@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecorded
+from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Turn
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
 
@@ -175,6 +176,17 @@ class CallRecords:
                 self._legs.pop(end.call_sid, None) or self._leg(end.call_sid),
             ),
         )
+
+    def orphaned(self, call_sid: str, reason: str) -> None:
+        """The call's process died mid-call (another process found it out): its open leg
+        is closed as failed, with the reason. A leg already closed is left alone."""
+        now = time.time()
+        self._run(
+            "UPDATE legs SET ended_at=?, duration_s=? - started_at, outcome=?, reason=?"
+            " WHERE call_sid=? AND ended_at IS NULL",
+            (now, now, Outcome.INTERNAL_ERROR.value, reason, call_sid),
+        )
+        self._legs.pop(call_sid, None)
 
     def recent(self, last: int = 20) -> list[dict[str, Any]]:
         """The latest legs, newest first."""
