@@ -20,9 +20,9 @@ from app.logs import configure_logging
 from app.ops.replay import load_capture, replay
 from app.server.app import create_app
 from app.server.serve import listen, serve
-from app.server.services import build_services
+from app.server.services import build_services, open_records
 from app.settings import Settings, load_settings
-from app.sinks.records import CallRecords, format_call
+from app.sinks.records import format_call
 from app.telephony.outbound import configure_number, place_call, require_rest
 from app.telephony.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.tools import Tool
@@ -170,10 +170,11 @@ def _softphone(settings: Settings) -> str:
 
 def show_calls(settings: Settings, call_sid: str | None, last: int) -> int:
     path = Path(settings.call_records_path) if settings.call_records_path else None
-    if path is None or not path.exists():
+    if settings.database_url is None and (path is None or not path.exists()):
         print(f"no call records at {settings.call_records_path or '(CALL_RECORDS_PATH is empty)'}")
         return 1
-    records = CallRecords(path)
+    records = open_records(settings)  # DATABASE_URL's (the whole fleet's), or the file
+    assert records is not None
     try:
         if call_sid:
             record = records.get(call_sid)

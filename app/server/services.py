@@ -28,7 +28,7 @@ from app.call.guard import GuardPolicy
 from app.call.limits import LimitPolicy
 from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
-from app.errors import ConfigError, RecordingsUnusable
+from app.errors import ConfigError, RecordingsUnusable, RegistryUnavailable
 from app.registry.base import CallRegistry, SharedThrottle
 from app.registry.build import build_registry, shared_secret
 from app.registry.memory import MemoryThrottle
@@ -38,7 +38,7 @@ from app.server.softphone_access import SoftphoneAccess
 from app.settings import Settings
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
 from app.sinks.recording import RecordingSink, check_recordings_dir
-from app.sinks.records import CallRecords, RecordsSink
+from app.sinks.records import CallRecords, RecordsSink, RecordStore
 from app.sinks.writer import DiskWriter
 from app.telephony.outbound import rest_client
 from app.telephony.rest import TwilioRest
@@ -47,6 +47,8 @@ from app.telephony.stream_tokens import StreamTokens
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
 
 log = logging.getLogger(__name__)
+
+RECORDS_RETRY_S = 2.0  # how often writes kept while PostgreSQL was down are retried
 
 
 @dataclass
@@ -60,12 +62,13 @@ class Services:
     tools: tuple[Tool, ...]
     options: BridgeOptions  # for phone calls
     metrics: PrometheusMetrics
-    records: CallRecords | None
+    records: RecordStore | None
     connector: AgentConnector
     softphone: SoftphoneAccess | None
     throttle: SharedThrottle = field(default_factory=MemoryThrottle)  # wrong tokens
     writer: DiskWriter = field(default_factory=DiskWriter)  # records and recordings
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
+    _retrying: asyncio.Task[None] | None = None
 
     @property
     def softphone_options(self) -> BridgeOptions:
@@ -89,11 +92,22 @@ class Services:
         return token.get_secret_value() if token is not None else None
 
     async def open(self) -> None:
-        """What needs the running event loop: the REST client's HTTP session, the registry."""
+        """What needs the running event loop: the REST client's HTTP session, the registry,
+        and retrying the call records' writes kept while their database was down."""
         self.rest = rest_client(self.settings)
         await self.registry.open(self.calls.deliver)
+        if self.records is not None and self.settings.database_url is not None:
+            self._retrying = asyncio.create_task(self._retry_records(self.records))
+
+    async def _retry_records(self, records: RecordStore) -> None:
+        while True:
+            await asyncio.sleep(RECORDS_RETRY_S)
+            if records.backlog():
+                self.writer.submit(records.retry, partial(log.error, "retrying records: %s"))
 
     async def aclose(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
         await self.registry.aclose()
         if self.rest is not None:
             await self.rest.aclose()
@@ -117,8 +131,8 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             ) from None
     if connector is None:
         connector = agent_connector(settings, tools)
-    records = open_records(settings)
     metrics = PrometheusMetrics()
+    records = open_records(settings, on_lost=metrics.records_lost)
     writer = DiskWriter()
     registry, throttle = build_registry(
         settings,
@@ -158,9 +172,13 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     )
 
 
-def records_know(records: CallRecords) -> Callable[[str], Awaitable[bool]]:
+def records_know(records: RecordStore) -> Callable[[str], Awaitable[bool]]:
     async def known(call_sid: str) -> bool:
-        return await asyncio.to_thread(records.known, call_sid)
+        try:
+            return await asyncio.to_thread(records.known, call_sid)
+        except RegistryUnavailable as down:  # the registry still refuses what it knows
+            log.warning("call %s: cannot ask the call records whether it ran (%s)", call_sid, down)
+            return False
 
     return known
 
@@ -173,7 +191,14 @@ def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnect
     return GeminiConnector(settings, tools)  # loads Vertex AI credentials now, not mid-call
 
 
-def open_records(settings: Settings) -> CallRecords | None:
+def open_records(
+    settings: Settings, on_lost: Callable[[int], None] | None = None
+) -> RecordStore | None:
+    """PostgreSQL at DATABASE_URL (the fleet's), else SQLite at CALL_RECORDS_PATH, else none."""
+    if settings.database_url is not None:
+        from app.sinks.postgres import PostgresRecords
+
+        return PostgresRecords(settings.database_url.get_secret_value(), on_lost=on_lost)
     if not settings.call_records_path:
         return None
     try:
@@ -219,7 +244,7 @@ def stream_token_secret(settings: Settings) -> bytes:
 
 
 def orphan_closer(
-    records: CallRecords, writer: DiskWriter, metrics: PrometheusMetrics
+    records: RecordStore, writer: DiskWriter, metrics: PrometheusMetrics
 ) -> Callable[[str, str], Awaitable[None]]:
     """A call whose process died: its record is closed as failed, with the reason."""
 

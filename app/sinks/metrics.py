@@ -57,6 +57,12 @@ class PrometheusMetrics:
             " answer meanwhile, calls in progress went on.",
             registry=r,
         )
+        self.lost_records = Counter(
+            "phonebot_records_lost",
+            "Call record writes dropped: the records database was down longer than its"
+            " backlog holds (each is also logged as an error).",
+            registry=r,
+        )
         self.orphans = Counter(
             "phonebot_calls_orphaned",
             "Calls whose process died (their lease ran out), closed as failed by this one.",
@@ -65,6 +71,9 @@ class PrometheusMetrics:
 
     def registry_unreachable(self) -> None:
         self.registry_down.inc()
+
+    def records_lost(self, count: int) -> None:
+        self.lost_records.inc(count)
 
     def orphaned(self) -> None:
         self.orphans.inc()
