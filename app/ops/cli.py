@@ -21,6 +21,7 @@ from app.ops.replay import load_capture, replay
 from app.server.app import create_app
 from app.server.serve import listen, serve
 from app.server.services import build_services, open_records
+from app.server.workers import supervise
 from app.settings import Settings, load_settings
 from app.sinks.records import format_call
 from app.telephony.outbound import configure_number, place_call, require_rest
@@ -70,6 +71,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sock = listen(settings.listen_host, settings.port)
         configure_logging(settings)
         log.info("listening on http://%s:%d", settings.listen_host, sock.getsockname()[1])
+        if settings.workers > 1:  # the app above was the check; the workers build their own
+            app.state.services.close_stores()
+            return supervise(settings, sock)
         serve(app, settings, sock)
         return 0
     if args.command == "check":

@@ -105,6 +105,12 @@ class Services:
             if records.backlog():
                 self.writer.submit(records.retry, partial(log.error, "retrying records: %s"))
 
+    def close_stores(self) -> None:
+        """Close what building opened (the records' database) when the services are not
+        served here (the worker supervisor checks the settings by building them)."""
+        if self.records is not None:
+            self.records.close()
+
     async def aclose(self) -> None:
         if self._retrying is not None:
             self._retrying.cancel()
@@ -131,7 +137,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             ) from None
     if connector is None:
         connector = agent_connector(settings, tools)
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(settings.prometheus_multiproc_dir or None)
     records = open_records(settings, on_lost=metrics.records_lost)
     writer = DiskWriter()
     registry, throttle = build_registry(
