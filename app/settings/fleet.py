@@ -27,9 +27,9 @@ def fleet_problems(settings: Settings) -> list[str]:
     database_url = settings.database_url.get_secret_value() if settings.database_url else ""
     if settings.workers > 1 and not redis_url:
         problems.append(
-            f"WORKERS={settings.workers} needs REDIS_URL: the workers must share who holds"
-            " which call, capacity and stream tokens; set REDIS_URL=redis://host:6379/0,"
-            " or WORKERS=1."
+            f"WORKERS={settings.workers} (or WEB_CONCURRENCY) needs REDIS_URL: the workers"
+            " must share who holds which call, capacity and stream tokens; set"
+            " REDIS_URL=redis://host:6379/0, or WORKERS=1."
         )
     if redis_url:
         parts = urlsplit(redis_url)
