@@ -63,6 +63,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/agent/gemini/wire.py": ("tests/unit/agent/test_gemini_wire.py",),
     "app/agent/link_state.py": ("tests/unit/agent/test_link_state.py",),
     "app/registry/throttle.py": ("tests/unit/registry/test_throttle.py",),
+    # the fleet: sealed messages, what crosses between processes, its settings (its Lua,
+    # app/registry/scripts.py, is text with no function for mutmut to mutate: the
+    # registry tests run every script against a real redis-server)
+    "app/registry/sealed.py": ("tests/unit/registry/test_sealed.py",),
+    "app/registry/messages.py": ("tests/unit/registry/test_messages.py",),
+    "app/settings/fleet.py": ("tests/unit/settings/test_fleet.py",),
     "app/tools/arguments.py": ("tests/unit/tools/test_arguments.py",),
     # the webhooks' forms
     "app/telephony/forms.py": ("tests/unit/telephony/test_forms.py",),
