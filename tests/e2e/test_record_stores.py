@@ -13,8 +13,10 @@ import pytest
 from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Speaker, Turn
 from app.errors import ConfigError, RegistryUnavailable
+from app.ops.cli import show_calls
 from app.sinks.postgres import PostgresRecords
 from app.sinks.records import MIGRATIONS, CallRecords, RecordStore
+from tests.support.server import settings_for_echo
 from tests.support.stores import PostgresServer
 
 A, B = "CA" + "a" * 32, "CA" + "b" * 32
@@ -138,3 +140,17 @@ def test_postgres_down_keeps_the_writes_and_writes_them_when_back(
         "CA" + str(n) * 32 for n in (2, 1, 0)
     ] + [A]
     records.close()
+
+
+def test_the_calls_command_reads_the_fleet_s_database(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    written = PostgresRecords(database_url)  # as another process of the fleet wrote them
+    written.call_started(start(A), now=100.0)
+    written.call_ended(end(A), now=112.5)
+    written.close()
+    settings = settings_for_echo(database_url=database_url, call_records_path="")
+    assert show_calls(settings, None, 5) == 0
+    assert show_calls(settings, A, 5) == 0
+    shown = capsys.readouterr().out
+    assert shown.count(A) == 2 and "completed" in shown
