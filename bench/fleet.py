@@ -29,9 +29,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from bench.load import ON_TIME_MS, Replies, proc_cpu_s, proc_rss_mib, run_level, scenario_for
+from bench.load import (
+    ON_TIME_MS,
+    Replies,
+    proc_cpu_s,
+    proc_rss_mib,
+    run_level,
+    scenario_for,
+    wait_healthy,
+)
 from tests.support.gemini_standin import GeminiStandIn
 from tests.support.server import free_port, standin_env
 from tests.support.stores import RedisServer
@@ -74,13 +80,7 @@ async def serve(
     )
     process = subprocess.Popen([sys.executable, "-m", "app"], cwd=tmp, env=env)
     server = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as http:
-        for _ in range(300):
-            try:
-                await http.get(server + "/healthz")
-                break
-            except httpx.ConnectError:
-                await asyncio.sleep(0.1)
+    await wait_healthy(server, 30)
     await asyncio.sleep(3 if workers > 1 else 0)  # every worker up, not only the first
     return process, server
 

@@ -280,6 +280,17 @@ async def soak(minutes: float, pace: float, standin: GeminiStandIn, server: str,
     )
 
 
+async def wait_healthy(server: str, timeout_s: float) -> None:
+    """Until the server answers /healthz (at most ``timeout_s``)."""
+    async with httpx.AsyncClient() as http:
+        for _ in range(int(timeout_s * 10)):
+            try:
+                await http.get(server + "/healthz")
+                return
+            except httpx.ConnectError:
+                await asyncio.sleep(0.1)
+
+
 def server_command(kind: str, port: int) -> list[str]:
     """``app`` (python -m app), or ``LOOP/WS`` for uvicorn with that event loop and
     WebSocket implementation (to compare the choices; same app, same limits)."""
@@ -323,13 +334,7 @@ async def main(levels: list[int], seconds: float, soak_minutes: float, server_ki
             process = subprocess.Popen(server_command(server_kind, port), cwd=tmp, env=env)
             server = f"http://127.0.0.1:{port}"
             try:
-                async with httpx.AsyncClient() as http:
-                    for _ in range(100):
-                        try:
-                            await http.get(server + "/healthz")
-                            break
-                        except httpx.ConnectError:
-                            await asyncio.sleep(0.1)
+                await wait_healthy(server, 10)
                 idle_rss = proc_rss_mib(process.pid)
                 print(
                     f"server: {' '.join(server_command(server_kind, port)[1:])}\n"

@@ -451,10 +451,12 @@ class RedisRegistry:
         every = self.lease_s / 4
         while True:
             try:
-                await self.client.set(
-                    self.keys.lease(self.process), "1", px=int(self.lease_s * 1000)
+                held_before = await self.client.set(
+                    self.keys.lease(self.process), "1", px=int(self.lease_s * 1000), get=True
                 )
-                if self.down:
+                # Our lease gone with Redis up: it restarted (or was flushed, or failed
+                # over) between two heartbeats, faster than any call noticed it down.
+                if self.down or held_before is None:
                     await self._recover()
                 await self._reap()
             except (RegistryUnavailable, *DOWN_ERRORS) as error:
@@ -472,11 +474,12 @@ class RedisRegistry:
             await self.client.hset(self.keys.held, call_sid, self.process)
             await self._release(call_sid, self.process, sealed, orphan=False)
             self._backlog.pop(0)
-        self.down = False
         log.warning(
-            "the shared registry (Redis) is reachable again: %d call(s) held here re-registered",
+            "the shared registry (Redis) %s: %d call(s) held here re-registered",
+            "is reachable again" if self.down else "had lost this process's lease",
             len(self._here),
         )
+        self.down = False
 
     async def _reap(self) -> None:
         """Calls held by processes whose lease has run out are orphans: close them."""

@@ -23,6 +23,13 @@ from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, process_env,
 from tests.support.stores import prefix
 
 
+def two_workers(standin: GeminiStandIn, port: int, redis_url: str, **values: str) -> dict[str, str]:
+    values = {"CALL_RECORDS_PATH": "", **values}
+    return standin_env(
+        standin, port, WORKERS="2", REDIS_URL=redis_url, REDIS_KEY_PREFIX=prefix(), **values
+    )
+
+
 def worker_pids(log: str) -> list[int]:
     return [int(pid) for pid in re.findall(r"worker started \(pid (\d+)\)", log)]
 
@@ -32,12 +39,10 @@ async def test_two_workers_share_one_port_and_drain_together(
 ) -> None:
     standin.scenario = answer_every_text(REPLY)
     port = free_port()
-    env = standin_env(
+    env = two_workers(
         standin,
         port,
-        WORKERS="2",
-        REDIS_URL=redis_server_url,
-        REDIS_KEY_PREFIX=prefix(),
+        redis_server_url,
         CALL_RECORDS_PATH=str(tmp_path / "calls.sqlite3"),  # one host: one shared file
         SHUTDOWN_DRAIN_SECONDS="20",
     )
@@ -84,15 +89,7 @@ async def test_a_second_signal_stops_the_workers_at_once(
     standin: GeminiStandIn, redis_server_url: str, tmp_path: Path
 ) -> None:
     port = free_port()  # the stand-in never answers: a drain would take its whole time
-    env = standin_env(
-        standin,
-        port,
-        WORKERS="2",
-        REDIS_URL=redis_server_url,
-        REDIS_KEY_PREFIX=prefix(),
-        CALL_RECORDS_PATH="",
-        SHUTDOWN_DRAIN_SECONDS="60",
-    )
+    env = two_workers(standin, port, redis_server_url, SHUTDOWN_DRAIN_SECONDS="60")
     async with app_process(env, tmp_path, port) as server:
         await server.wait_log("Application startup complete", timeout=20)
         twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
