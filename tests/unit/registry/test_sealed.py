@@ -4,6 +4,7 @@ their expiry; anything else is an UntrustedMessage with its reason."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -63,3 +64,18 @@ def test_the_mac_covers_exactly_the_text_after_the_first_dot() -> None:
 def test_random_bytes_are_refused_never_crash(data: bytes) -> None:
     with pytest.raises(UntrustedMessage):
         SEAL.open("control", data, 0.0)
+
+
+def test_the_sealed_form_is_compact_ascii_with_an_unpadded_mac() -> None:
+    sealed = SEAL.seal("say", {"text": "café ☎"}, now=0.0)
+    mac, _, text = sealed.partition(".")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", mac)  # 32 bytes, base64url, no "="
+    assert sealed.isascii() and ", " not in text and '": ' not in text
+    # Redis hands it back as bytes: the text survives, whatever its alphabet.
+    assert SEAL.open("say", sealed.encode("ascii"), 0.0).body == {"text": "café ☎"}
+
+
+def test_the_length_limit_is_exclusive() -> None:
+    at_limit = "a." + "x" * (MAX_SEALED - 2)
+    assert len(at_limit) == MAX_SEALED
+    assert reason(at_limit).startswith("wrong MAC")  # read, not refused for its length

@@ -38,6 +38,7 @@ def settings(**values: Any) -> Settings:
         ("rediss://user:pw@h/0?ssl_ca_certs=/ca.pem", "rediss://user:***@h/0?ssl_ca_certs=/ca.pem"),
         ("postgresql://bot:s3cret@db:5432/calls", "postgresql://bot:***@db:5432/calls"),
         ("redis://h:6379/0", "redis://h:6379/0"),
+        ("redis://:p@ss@h:6379/0", "redis://:***@h:6379/0"),  # an "@" left unescaped
         ("postgresql://bot@db/calls", "postgresql://bot@db/calls"),
     ],
 )
@@ -53,6 +54,7 @@ def test_good_fleet_settings_have_no_problem() -> None:
     )
     assert fleet_problems(good) == []
     assert fleet_problems(settings()) == []
+    assert fleet_problems(settings(database_url=_secret("postgresql://bot@db/calls"))) == []
     assert fleet_problems(settings(redis_url=_secret("unix:///run/redis.sock"))) == []
 
 
