@@ -1,6 +1,6 @@
 """Fleet benchmark: WORKERS=1 against WORKERS=2, the same offered load, in one run.
 
-Run: ``python -m bench.fleet`` (about 2 minutes; ``--calls 120 240``, ``--seconds 20``).
+Run: ``python -m bench.fleet`` (about 3 minutes; ``--calls 40 80``, ``--seconds 15``).
 
 Both are ``python -m app`` with ``REDIS_URL`` (a real redis-server started here, so
 the one-worker run pays for the registry too: the comparison is of workers, not of
@@ -11,7 +11,8 @@ with the server: on a 2-core machine, two workers can win only what the generato
 leaves them, and the table says how much that was.
 
 Columns, per configuration and number of calls:
-  on time       calls whose every frame, both ways, arrived within 40 ms (of those offered)
+  ≤40, ≤100 ms  calls whose every frame, both ways, was forwarded within 40 ms (no glitch)
+                and within 100 ms (what a jitter buffer absorbs), of those offered
   p99           ms, every frame both ways (caller → stand-in and stand-in → caller)
   CPU s/call-min  server CPU (supervisor and workers) per minute of call
   cores         server, Redis and the load generator (with the stand-in)
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.load import (
+    BUFFERED_MS,
     ON_TIME_MS,
     Replies,
     proc_cpu_s,
@@ -93,45 +95,53 @@ async def main(levels: list[int], seconds: float) -> None:
         standin.keep_audio = False
         redis = RedisServer().start()
         assert redis.process is not None
+        servers: dict[int, tuple[subprocess.Popen[bytes], str]] = {}
         try:
             async with standin:
+                # Both run from the start (an idle one costs nothing), and each level is
+                # offered to one, then the other, at once: the machine's other load (the
+                # cores are shared) falls on both alike.
+                for workers in (1, 2):
+                    servers[workers] = await serve(workers, standin, redis, tmp)
                 header = (
-                    f"{'workers':>7} {'calls':>5} {'on time':>9} {'p99 ms':>7} {'in p99':>7}"
-                    f" {'out p99':>8} {'CPU s/call-min':>14}  cores: server + redis + generator"
+                    f"{'workers':>7} {'calls':>5} {'≤40 ms':>9} {'≤100 ms':>9} {'p99 ms':>7}"
+                    f" {'in p99':>7} {'out p99':>8} {'CPU s/call-min':>14}"
+                    "  cores: server + redis + generator"
                 )
                 print(
-                    f"{seconds:g} s measured per row; on time: every frame within {ON_TIME_MS:g} ms"
+                    f"{seconds:g} s measured per row; calls whose every frame, both ways, was"
+                    f" forwarded within {ON_TIME_MS:g} ms, and within {BUFFERED_MS:g} ms"
                 )
                 print(header)
                 print("-" * len(header))
-                for workers in (1, 2):
-                    process, server = await serve(workers, standin, redis, tmp)
-                    try:
-                        for calls in levels:
-                            redis0 = proc_cpu_s(redis.process.pid)
-                            usage = fleet_usage(process.pid)
-                            r = await run_level(calls, seconds, standin, replies, server, usage)
-                            redis_cores = (proc_cpu_s(redis.process.pid) - redis0) / (seconds + 2)
-                            print(
-                                f"{workers:7d} {calls:5d} {int(r['on_time_calls']):4d}/{calls:<4d}"
-                                f" {r['all_p99']:7.1f} {r['in_p99']:7.1f} {r['out_p99']:8.1f}"
-                                f" {r['cpu_s_per_call_min']:14.3f}"
-                                f"  {r['server_cores']:.2f} + {redis_cores:.2f}"
-                                f" + {r['generator_cores']:.2f}",
-                                flush=True,
-                            )
-                            await asyncio.sleep(3)  # the calls' ends settle
-                    finally:
-                        process.send_signal(signal.SIGTERM)
-                        process.wait(timeout=60)
+                for calls in levels:
+                    for workers, (process, server) in servers.items():
+                        redis0 = proc_cpu_s(redis.process.pid)
+                        usage = fleet_usage(process.pid)
+                        r = await run_level(calls, seconds, standin, replies, server, usage)
+                        redis_cores = (proc_cpu_s(redis.process.pid) - redis0) / (seconds + 2)
+                        print(
+                            f"{workers:7d} {calls:5d} {int(r['on_time_calls']):4d}/{calls:<4d}"
+                            f" {int(r['buffered_calls']):4d}/{calls:<4d}"
+                            f" {r['all_p99']:7.1f} {r['in_p99']:7.1f} {r['out_p99']:8.1f}"
+                            f" {r['cpu_s_per_call_min']:14.3f}"
+                            f"  {r['server_cores']:.2f} + {redis_cores:.2f}"
+                            f" + {r['generator_cores']:.2f}",
+                            flush=True,
+                        )
+                        await asyncio.sleep(3)  # the calls' ends settle
         finally:
+            for process, _ in servers.values():
+                process.send_signal(signal.SIGTERM)
+            for process, _ in servers.values():
+                process.wait(timeout=60)
             redis.close()
 
 
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, nargs="+", default=[120, 240])
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--calls", type=int, nargs="+", default=[40, 80])
+    parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
     try:
         import uvloop
