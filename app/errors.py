@@ -29,6 +29,18 @@ class IncompatibleDependency(ConfigError):
     part and says to install the locked releases."""
 
 
+class ServiceRefused(ConfigError):
+    """The Gemini service answered ``check --online`` with a refusal (a bad key, say)."""
+
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}" if status else message)
+        self.status = status
+
+
+class ServiceUnreachable(PhonebotError):
+    """``check --online`` could not reach the Gemini service; the message says why."""
+
+
 class RecordingsUnusable(PhonebotError):
     """The recordings directory cannot take files; the message says why."""
 

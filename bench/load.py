@@ -336,6 +336,7 @@ async def main(levels: list[int], seconds: float, soak_minutes: float, server_ki
                 LOG_LEVEL="warning",
                 MAX_CONCURRENT_CALLS="1000",
                 MAX_MESSAGES_PER_SECOND="100000",
+                MAX_AUDIO_RATE_FACTOR="0",
             )  # the soak sends 30x real time
             process = subprocess.Popen(server_command(server_kind, port), cwd=tmp, env=env)
             server = f"http://127.0.0.1:{port}"

@@ -62,7 +62,9 @@ async def run(minutes: float, pace: float, go_aways: int, drops: int) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         async with GeminiStandIn(Path(tmp), scenario) as standin:
-            async with serve_app(settings_for(standin)) as server:
+            # Faster than real time on purpose: the per-call audio rate limit is off.
+            settings = settings_for(standin, max_audio_rate_factor=0)
+            async with serve_app(settings) as server:
                 began = time.monotonic()
                 twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
                 stream = await twilio.open_stream(await twilio.incoming_call(CALL))

@@ -72,3 +72,54 @@ def database_url(postgres_server: PostgresServer | str) -> str:
     if isinstance(postgres_server, str):
         return postgres_server
     return postgres_server.database()
+
+
+# The tiers run fastest first (pytest would take them alphabetically: deploy, e2e,
+# unit), so a run shows progress at once; each tier says what it does when it begins.
+TIERS = {
+    "unit": "the pure modules and the call driver (seconds)",
+    "e2e": "real sockets: uvicorn, the SDK over TLS to the stand-in, Chromium (minutes)",
+    "deploy": "the wheel installed in fresh venvs, as operators do (several minutes a leg,"
+    " with little output until each leg ends)",
+}
+TESTS = Path(__file__).resolve().parent
+
+
+def tier_of(path: Path) -> str:
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    order = list(TIERS)
+    items.sort(key=lambda item: order.index(tier_of(item.path)) if tier_of(item.path) else -1)
+    config.stash[TIERS_RUN] = {tier_of(item.path) for item in items} - {""}
+
+
+TIERS_RUN = pytest.StashKey[set[str]]()
+ANNOUNCED = pytest.StashKey[str]()
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Before the first test of each tier, when the run has more than one."""
+    config = _config
+    if config is None or len(config.stash.get(TIERS_RUN, set())) < 2:
+        return
+    tier = tier_of(TESTS.parent / location[0])
+    if not tier or config.stash.get(ANNOUNCED, "") == tier:
+        return
+    config.stash[ANNOUNCED] = tier
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        writer = getattr(reporter, "_tw", None)  # pytest's terminal writer: how full the line is
+        if getattr(writer, "width_of_current_line", 1):
+            reporter.write("\n")  # end the previous tier's line of dots
+        reporter.write_line(f"tests/{tier}: {TIERS[tier]}", bold=True)
+
+
+_config: pytest.Config | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _config
+    _config = config

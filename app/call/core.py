@@ -83,6 +83,7 @@ class CoreOptions:
     goodbye_grace_s: float = 15.0  # longest wait for the goodbye to be heard
     transfer_targets: Mapping[str, str] = field(default_factory=dict)
     forward_dtmf: bool = True
+    redact_dtmf: bool = False  # keypad digits reach the model and nothing else
     fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
     record_audio: bool = False  # report the call's audio (for a recording)
     live_transcripts: bool = False  # transcripts down the media stream (the softphone)
@@ -205,7 +206,10 @@ class CallCore:
         return actions
 
     def _key(self, digit: str) -> list[Action]:
-        actions: list[Action] = [info("caller pressed %s", digit)]
+        if self._options.redact_dtmf:
+            actions: list[Action] = [info("caller pressed a key (the digit is not kept)")]
+        else:
+            actions = [info("caller pressed %s", digit)]
         if self._options.forward_dtmf:
             actions.append(SendText(f"The caller pressed {digit} on their phone's keypad."))
         return actions

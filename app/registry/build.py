@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,13 +21,23 @@ CONNECT_TIMEOUT_S = 2.0  # a webhook must not wait long on an unreachable Redis
 OPERATION_TIMEOUT_S = 2.0
 
 
-def shared_secret(settings: Settings, purpose: bytes) -> bytes:
-    """A key every process of the deployment derives alike (from TWILIO_AUTH_TOKEN, else
-    OPERATOR_TOKEN), one per ``purpose``; random (this process's own) without either."""
-    root = settings.twilio_auth_token or settings.operator_token
-    if root is None:
-        return secrets.token_bytes(32)
-    return hmac.new(root.get_secret_value().encode(), purpose, hashlib.sha256).digest()
+STREAM_TOKENS = b"stream-token-v1"  # what each key derived from the auth token is for
+FLEET_MESSAGES = b"fleet-messages-v1"
+
+
+def derived_key(auth_token: str, purpose: bytes) -> bytes:
+    """A key every process of the deployment derives alike from TWILIO_AUTH_TOKEN, one
+    per ``purpose``."""
+    return hmac.new(auth_token.encode(), purpose, hashlib.sha256).digest()
+
+
+def fleet_seal(settings: Settings) -> Seal:
+    """What seals the messages the processes leave each other in Redis, keyed from the
+    auth token (and, while it is rotated, the previous one is accepted beside it)."""
+    auth = settings.auth_token
+    assert auth is not None  # REDIS_URL without TWILIO_AUTH_TOKEN is refused at startup
+    previous = derived_key(auth.previous, FLEET_MESSAGES) if auth.previous else None
+    return Seal(derived_key(auth.current, FLEET_MESSAGES), previous, auth.previous_until)
 
 
 def redis_options(settings: Settings) -> dict[str, Any]:
@@ -88,7 +97,7 @@ def build_registry(
     fleet = RedisRegistry(
         Redis.from_url(url, **options),
         tokens,
-        Seal(shared_secret(settings, b"fleet-messages-v1")),
+        fleet_seal(settings),
         settings.max_concurrent_calls,
         settings.max_softphone_calls,
         process,

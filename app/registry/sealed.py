@@ -38,10 +38,25 @@ class Opened:
 
 @dataclass(frozen=True, slots=True)
 class Seal:
-    secret: bytes
+    """Seals with ``secret``; while it is rotated, messages sealed with ``previous`` (by
+    processes not yet restarted) are opened too, until ``previous_until``."""
 
-    def _mac(self, text: str) -> str:
-        return _b64(hmac.new(self.secret, text.encode(), hashlib.sha256).digest())
+    secret: bytes
+    previous: bytes | None = None
+    previous_until: float = 0.0
+
+    def _mac(self, text: str, secret: bytes | None = None) -> str:
+        key = self.secret if secret is None else secret
+        return _b64(hmac.new(key, text.encode(), hashlib.sha256).digest())
+
+    def _authentic(self, mac: str, text: str, now: float) -> bool:
+        keys = [self.secret]
+        if self.previous is not None and now < self.previous_until:
+            keys.append(self.previous)
+        found = False
+        for key in keys:
+            found |= hmac.compare_digest(mac.encode(), self._mac(text, key).encode())
+        return found
 
     def seal(
         self, purpose: str, body: Mapping[str, Any], now: float, ttl_s: float | None = None
@@ -67,7 +82,7 @@ class Seal:
         mac, dot, text = sealed.partition(".")
         if not dot:
             raise UntrustedMessage("not a sealed message")
-        if not hmac.compare_digest(mac.encode(), self._mac(text).encode()):
+        if not self._authentic(mac, text, now):
             raise UntrustedMessage("wrong MAC (not sealed with this deployment's secret)")
         message = json.loads(text)  # sealed by us: well-formed
         if message["purpose"] != purpose:

@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from app.addressing import KnownHosts as Rule
 from app.call.ports import AgentConnector
 from app.errors import BadRequest, CallNotHere, ControlTimeout, RegistryUnavailable
 from app.server import health, media, operator, recordings, softphone, webhooks
 from app.server.body_limit import BodyLimit
 from app.server.inputs import bad_request
+from app.server.known_hosts import KnownHosts
+from app.server.proxy_headers import ProxyHeaders
 from app.server.services import Services, build_services
 from app.settings import Settings
 
@@ -36,7 +39,15 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         routes.extend(softphone.ROUTES)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit)],
+        middleware=[
+            Middleware(ProxyHeaders, proxies=settings.proxies),
+            *(
+                [Middleware(KnownHosts, rule=Rule(settings.public_base))]
+                if services.checker is None  # signatures off: nothing else proves a caller
+                else []
+            ),
+            Middleware(BodyLimit, pending=services.pending),
+        ],
         lifespan=lifespan,
         exception_handlers={
             CallNotHere: operator.not_here,
@@ -63,6 +74,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def announce(services: Services) -> None:
     settings = services.settings
+    for warning in settings.warnings:
+        log.warning(warning)
     if services.checker is None:
         log.warning(health.UNSIGNED_WARNING)
     log.info(

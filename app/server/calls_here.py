@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from app.call.bridge import CallBridge
@@ -22,16 +23,21 @@ from app.call.record import CallSummary
 from app.errors import CallRefused, RegistryUnavailable
 from app.registry.base import ENDED, IN_PROGRESS, Apologise, CallRegistry
 from app.telephony import wire
+from app.telephony.stream_tokens import SEAL_PARAMETER, seal, seal_matches
 
 log = logging.getLogger(__name__)
 
 STREAM_TOKEN_PARAMETER = "streamToken"
+UNSEALED = "the stream's caller, called or direction are not what the webhook gave"
 SHUTTING_DOWN = "server shutting down"
 
 
 @dataclass
 class LocalCalls:
     registry: CallRegistry
+    # The secrets that seal the parameters a stream must come back with, at a time (the
+    # stream tokens' own: the current one, which seals, first).
+    keys: Callable[[float], tuple[bytes, ...]]
     # Has this CallSid had a stream before? (The call records: a memory that outlives
     # the process, so a signed webhook replayed after its call ended starts nothing.)
     known: Callable[[str], Awaitable[bool]] | None = None
@@ -44,8 +50,16 @@ class LocalCalls:
 
     # a call about to connect, and its stream's start
 
-    async def offer(self, call_sid: str) -> str:
-        """A stream token for the call, or :class:`CallRefused` (counted)."""
+    async def offer(self, call_sid: str, vouched: Mapping[str, str]) -> dict[str, str]:
+        """The parameters the call's stream must come back with: ``vouched`` (the caller,
+        called and direction the webhook's signed form gave), a one-use stream token,
+        and a seal over them; or :class:`CallRefused` (counted)."""
+        token = await self._token(call_sid)
+        parameters = {"callSid": call_sid, **vouched, STREAM_TOKEN_PARAMETER: token}
+        secret = self.keys(time.time())[0]
+        return {**parameters, SEAL_PARAMETER: seal(secret, call_sid, parameters)}
+
+    async def _token(self, call_sid: str) -> str:
         try:
             if self.draining:
                 raise CallRefused("shutting down")
@@ -64,6 +78,8 @@ class LocalCalls:
         """Checked on a stream's ``start``, before a Gemini session: a refusal, or None."""
         if self.draining:
             refusal: str | None = "no capacity"
+        elif not seal_matches(self.keys(time.time()), start.call_sid, start.custom_parameters):
+            refusal = UNSEALED
         else:
             token = start.custom_parameters.get(STREAM_TOKEN_PARAMETER, "")
             refusal = await self.registry.admit(start.call_sid, token)

@@ -22,7 +22,9 @@ async def healthz(request: Request) -> Response:
     services = services_of(request)
     body = services.calls.health()
     body["max_concurrent_calls"] = services.settings.max_concurrent_calls
-    body["model"] = services.settings.model
+    body["agent"] = services.settings.agent
+    if services.settings.agent == "gemini":  # echo mode has no model
+        body["model"] = services.settings.model
     body["signature_validation"] = services.checker is not None
     if services.checker is None:
         body["warning"] = UNSIGNED_WARNING

@@ -53,16 +53,20 @@ def client_address(connection: HTTPConnection) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-async def throttled(request: Request) -> None:
+THROTTLED = "too many wrong tokens from this address; try again in a minute"
+
+
+async def throttled(connection: HTTPConnection) -> None:
     """429 for an address that got the token wrong too often lately."""
-    if await services_of(request).throttle.blocked(client_address(request)):
-        raise BadRequest("too many wrong tokens from this address; try again in a minute", 429)
+    if await services_of(connection).throttle.blocked(client_address(connection)):
+        raise BadRequest(THROTTLED, 429)
 
 
-async def failed_token(request: Request, what: str) -> None:
-    """Count a wrong token; the address's first refusal is logged, the rest are not."""
-    address = client_address(request)
-    if await services_of(request).throttle.failed(address):
+async def failed_token(connection: HTTPConnection, what: str) -> None:
+    """Count a wrong token (the operator API, the softphone's sign-in and its bearer
+    fallback all count into one throttle); the address's first refusal is logged."""
+    address = client_address(connection)
+    if await services_of(connection).throttle.failed(address):
         log.warning("%s: too many wrong tokens from %s; refusing it for a while", what, address)
 
 

@@ -53,7 +53,32 @@ PAGE_OPTIONS = [
     },
 ]
 FOREIGN_PAGE = error("Addressed to a host this server does not answer as, or from its page.")
+ICON_ANSWERS = {"400": BAD}
 SOFTPHONE: dict[str, Any] = {
+    "/favicon.ico": {
+        "get": {
+            "summary": "The softphone pages' icon (32×32, a PNG inside an ICO).",
+            "responses": {
+                "200": {
+                    "description": "The icon.",
+                    "content": {"image/x-icon": {"schema": {"type": "string"}}},
+                },
+                **ICON_ANSWERS,
+            },
+        }
+    },
+    "/favicon.svg": {
+        "get": {
+            "summary": "The softphone pages' icon, drawn in SVG.",
+            "responses": {
+                "200": {
+                    "description": "The icon.",
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                },
+                **ICON_ANSWERS,
+            },
+        }
+    },
     "/softphone": {
         "get": {
             "summary": "The softphone page, or its sign-in form.",

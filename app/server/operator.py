@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -32,6 +33,7 @@ from app.server.inputs import (
 from app.telephony.outbound import check_outbound, place_call
 from app.telephony.rest import TwilioRestError
 from app.telephony.signatures import bearer_matches
+from app.text import printable_values
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def operator_only(handler: Endpoint) -> Endpoint:
         await throttled(request)
         expected = services_of(request).operator_token
         authorization = request.headers.get("authorization", "")
-        if not bearer_matches(authorization, expected):
+        if not bearer_matches(authorization, expected, time.time()):
             if authorization:
                 await failed_token(request, "operator API")
             return error_response("missing or wrong bearer token", 401)
@@ -62,7 +64,8 @@ async def list_calls(request: Request) -> Response:
     if records is None:
         return error_response("call records are off (CALL_RECORDS_PATH)", 404)
     # Off the loop: the disk writer may be holding the database for a moment.
-    return JSONResponse({"calls": await asyncio.to_thread(records.recent, last)})
+    calls = await asyncio.to_thread(records.recent, last)
+    return JSONResponse(printable_values({"calls": calls}))
 
 
 async def get_call(request: Request) -> Response:
@@ -73,7 +76,7 @@ async def get_call(request: Request) -> Response:
     record = await asyncio.to_thread(records.get, call_sid)
     if record is None:
         return error_response(f"no record of call {call_sid}", 404)
-    return JSONResponse(record)
+    return JSONResponse(printable_values(record))
 
 
 async def create_call(request: Request) -> Response:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from app.addressing import KnownHosts
 from app.agent.echo import EchoConnector
 from app.agent.link_state import LinkPolicy
 from app.call.bridge import BridgeOptions
@@ -30,12 +31,15 @@ from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
 from app.errors import ConfigError, RecordingsUnusable, RegistryUnavailable
 from app.registry.base import CallRegistry, SharedThrottle
-from app.registry.build import build_registry, shared_secret
+from app.registry.build import STREAM_TOKENS, build_registry, derived_key
 from app.registry.memory import MemoryThrottle
 from app.registry.process import process_name
+from app.rotation import Rotating
 from app.server.calls_here import LocalCalls
+from app.server.pending import PendingRequests
 from app.server.softphone_access import SoftphoneAccess
 from app.settings import Settings
+from app.settings.checks import shown_path
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
 from app.sinks.recording import RecordingSink, check_recordings_dir
 from app.sinks.records import CallRecords, RecordsSink, RecordStore
@@ -68,6 +72,8 @@ class Services:
     throttle: SharedThrottle = field(default_factory=MemoryThrottle)  # wrong tokens
     writer: DiskWriter = field(default_factory=DiskWriter)  # records and recordings
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
+    # Requests waiting on their client, per client (the app's and the server's guard).
+    pending: PendingRequests = field(default_factory=PendingRequests)
     _retrying: asyncio.Task[None] | None = None
 
     @property
@@ -87,9 +93,8 @@ class Services:
         return sinks
 
     @property
-    def operator_token(self) -> str | None:
-        token = self.settings.operator_token
-        return token.get_secret_value() if token is not None else None
+    def operator_token(self) -> Rotating | None:
+        return self.settings.operator_secret
 
     async def open(self) -> None:
         """What needs the running event loop: the REST client's HTTP session, the registry,
@@ -132,7 +137,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             check_recordings_dir(Path(settings.recordings_dir))
         except RecordingsUnusable as error:
             raise ConfigError(
-                f"RECORDINGS_DIR={settings.recordings_dir} {error}: fix the path or its"
+                f"RECORDINGS_DIR={shown_path(settings.recordings_dir)} {error}: fix the path or its"
                 " permissions, or set it empty to turn recordings off."
             ) from None
     if connector is None:
@@ -140,14 +145,17 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
     metrics = PrometheusMetrics(settings.prometheus_multiproc_dir or None)
     records = open_records(settings, on_lost=metrics.records_lost)
     writer = DiskWriter()
+    tokens = stream_tokens(settings)
     registry, throttle = build_registry(
         settings,
-        StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
+        tokens,
         process_name(),
         on_orphan=None if records is None else orphan_closer(records, writer, metrics),
         on_down=metrics.registry_unreachable,
     )
-    calls = LocalCalls(registry, known=None if records is None else records_know(records))
+    calls = LocalCalls(
+        registry, tokens.secrets, known=None if records is None else records_know(records)
+    )
     options = dataclasses.replace(
         bridge_options(settings),
         admit=calls.admit,
@@ -155,13 +163,12 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         on_transfer=registry.transferring,
         on_ending=calls.ending,
     )
-    token = settings.operator_token.get_secret_value() if settings.operator_token else None
     return Services(
         settings=settings,
         checker=SignatureChecker(
-            settings.twilio_auth_token.get_secret_value(), settings.public_base or ""
+            settings.auth_token, settings.public_base or "", settings.twilio_account_sid
         )
-        if settings.twilio_auth_token is not None
+        if settings.auth_token is not None
         else None,
         registry=registry,
         calls=calls,
@@ -170,9 +177,14 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         metrics=metrics,
         records=records,
         connector=connector,
-        softphone=SoftphoneAccess(token, urlsplit(settings.public_base or "").hostname)
+        softphone=SoftphoneAccess(settings.operator_secret, KnownHosts(settings.public_base))
         if settings.enable_softphone
         else None,
+        pending=PendingRequests(
+            settings.max_pending_requests_per_client,
+            settings.request_timeout_seconds,
+            settings.proxies,
+        ),
         throttle=throttle,
         writer=writer,
     )
@@ -211,7 +223,7 @@ def open_records(
         return CallRecords(Path(settings.call_records_path))
     except (sqlite3.Error, OSError) as error:
         raise ConfigError(
-            f"CALL_RECORDS_PATH={settings.call_records_path} cannot be used as a SQLite"
+            f"CALL_RECORDS_PATH={shown_path(settings.call_records_path)} cannot be used as a SQLite"
             f" database ({error}): point it at a writable file, or set it empty to turn call"
             " records off."
         ) from None
@@ -224,6 +236,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         guard=GuardPolicy(
             max_malformed=settings.max_malformed_messages,
             max_messages_per_s=settings.max_messages_per_second,
+            max_audio_rate=settings.max_audio_rate_factor,
         ),
         limits=LimitPolicy(
             max_call_s=settings.max_call_seconds, idle_timeout_s=settings.idle_timeout_seconds
@@ -232,6 +245,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         idle_instruction=settings.idle_instruction,
         transfer_targets=settings.transfer_map,
         forward_dtmf=settings.forward_dtmf,
+        redact_dtmf=settings.redact_dtmf,
         fast_barge_in=settings.fast_barge_in,
         record_audio=bool(settings.recordings_dir),
     )
@@ -243,10 +257,17 @@ def bridge_options(settings: Settings) -> BridgeOptions:
     return BridgeOptions(core=core, link=link, tool_timeout_s=settings.tool_timeout_seconds)
 
 
-def stream_token_secret(settings: Settings) -> bytes:
-    """Derived from the auth token (or the operator token), so every process of a
-    deployment agrees; random without either."""
-    return shared_secret(settings, b"stream-token-v1")
+def stream_tokens(settings: Settings) -> StreamTokens:
+    """Keyed from the auth token, so every process of a deployment agrees (and, while it
+    is rotated, from the previous one too); random without one."""
+    ttl = settings.stream_token_ttl_seconds
+    auth = settings.auth_token
+    if auth is None:
+        return StreamTokens(secrets.token_bytes(32), ttl)
+    previous = derived_key(auth.previous, STREAM_TOKENS) if auth.previous else None
+    return StreamTokens(
+        derived_key(auth.current, STREAM_TOKENS), ttl, previous, auth.previous_until
+    )
 
 
 def orphan_closer(

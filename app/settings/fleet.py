@@ -40,10 +40,10 @@ def fleet_problems(settings: Settings) -> list[str]:
                 f"REDIS_URL={shown_url(redis_url)!r} is not a Redis address: use"
                 " redis://[:password@]host:6379/0, or rediss:// for TLS."
             )
-        if settings.twilio_auth_token is None and settings.operator_token is None:
+        if settings.twilio_auth_token is None:
             problems.append(
-                "REDIS_URL needs TWILIO_AUTH_TOKEN (or OPERATOR_TOKEN): the processes sign"
-                " the stream tokens and controls they share with a secret derived from it."
+                "REDIS_URL needs TWILIO_AUTH_TOKEN: the processes sign the stream tokens"
+                " and controls they share with keys derived from it."
             )
     if database_url:
         parts = urlsplit(database_url)

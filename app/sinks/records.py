@@ -10,7 +10,6 @@ Twilio's marks), at a word boundary.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -24,6 +23,7 @@ from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecord
 from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Turn
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
+from app.text import printable_values
 
 log = logging.getLogger(__name__)
 
@@ -221,11 +221,13 @@ class RecordStore:
         ).fetchall()
         return [dict(row) for row in rows]
 
-    def get(self, call_sid: str) -> dict[str, Any] | None:
-        """The call's latest leg with its transcript (``leg`` counts from 1)."""
+    def get(self, call_sid: str, leg: int | None = None) -> dict[str, Any] | None:
+        """The call's latest leg (or leg ``leg``, counting from 1) with its transcript."""
         row = self._run(
-            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? ORDER BY leg DESC LIMIT 1",
-            (call_sid,),
+            # COALESCE, not "? IS NULL": PostgreSQL must know a parameter's type
+            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? AND leg=COALESCE(?, leg)"
+            " ORDER BY leg DESC LIMIT 1",
+            (call_sid, leg),
         ).fetchone()
         if row is None:
             return None
@@ -237,6 +239,11 @@ class RecordStore:
         record = dict(row)
         del record["id"]
         return {**record, "turns": [dict(t) for t in turns]}
+
+    def legs(self, call_sid: str) -> int:
+        """How many legs the CallSid has (replays, or a call redirected back to the bot)."""
+        row = self._run("SELECT COUNT(*) AS n FROM legs WHERE call_sid=?", (call_sid,)).fetchone()
+        return int(row["n"])
 
     def backlog(self) -> int:
         """Writes kept until the database is back (none for a local file)."""
@@ -338,6 +345,9 @@ class RecordsSink:
 
 
 def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
+    """One call for a terminal; what the caller, Twilio or the model chose is made
+    printable (app/text.py: no escape sequence reaches the operator's terminal)."""
+    record = printable_values(record)  # type: ignore[assignment]
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["started_at"] or 0))
     duration = f"{record['duration_s']:.0f} s" if record.get("duration_s") is not None else "live"
     head = (
@@ -345,6 +355,7 @@ def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
         f"  {record.get('caller') or '?'} → {record.get('called') or '?'}"
         f"  reconnects {record.get('reconnects', 0)}  tokens {record.get('tokens', 0)}"
         f"  tools {record.get('tool_calls', 0)}"
+        + (f"  leg {record['leg']}" if (record.get("leg") or 1) > 1 else "")
     )
     if not with_turns:
         return head
@@ -353,7 +364,3 @@ def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
         mark = " (interrupted)" if turn["interrupted"] else ""
         lines.append(f"  {turn['speaker']:>6}{mark}: {turn['heard_text']}")
     return "\n".join(lines)
-
-
-def as_json(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False)

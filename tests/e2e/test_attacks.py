@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -20,86 +16,26 @@ import pytest
 import websockets
 
 from app.errors import TokenRejected
+from app.rotation import Rotating
 from app.server.softphone_access import COOKIE, SoftphoneAccess
 from app.telephony.captures import ACCOUNT, TWILIO_SILENCE, build_capture
 from app.telephony.emulator import TwilioEmulator
-from app.telephony.media_stream import MediaStream
 from app.telephony.stream_tokens import StreamTokens
-from tests.support.process import AppProcess, app_process
-from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, process_env
-
-TOKEN = "attack+test/operator=token-0123456789abcdef"  # characters that encode differently
-CALL = "CA" + "ab" * 16
-OTHER_CALL = "CA" + "cd" * 16
-STREAM = "MZ" + "ef" * 16
-LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) \S+: ")
-
-
-def production(tmp: Path, port: int, **extra: str) -> dict[str, str]:
-    """Signatures on, operator token, records; the echo agent (no Gemini needed)."""
-    return process_env(
-        AGENT="echo",
-        HOST="127.0.0.1",
-        PORT=str(port),
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        PUBLIC_URL=PUBLIC_URL,
-        OPERATOR_TOKEN=TOKEN,
-        CALL_RECORDS_PATH=str(tmp / "calls.sqlite3"),
-        GREETING="",
-        **extra,
-    )
-
-
-def development(tmp: Path, port: int, **extra: str) -> dict[str, str]:
-    """No signatures (ALLOW_UNSIGNED_REQUESTS), no HOST: what a developer runs."""
-    return process_env(
-        AGENT="echo",
-        ALLOW_UNSIGNED_REQUESTS="true",
-        PORT=str(port),
-        CALL_RECORDS_PATH="",
-        GREETING="",
-        **extra,
-    )
-
-
-@asynccontextmanager
-async def server(env: dict[str, str], tmp: Path) -> AsyncIterator[AppProcess]:
-    async with app_process(env, tmp, int(env["PORT"])) as running:
-        yield running
-    assert "Traceback" not in running.log, running.log
-
-
-def start_frame(call_sid: str, stream_sid: str, **params: str) -> dict[str, Any]:
-    start = build_capture(b"", {"callSid": call_sid, **params}, stop=False)[1]
-    start["streamSid"] = start["start"]["streamSid"] = stream_sid
-    start["start"]["callSid"] = call_sid
-    return start
-
-
-async def raw_stream(base: str, path: str = "/media-stream", **headers: str) -> Any:
-    return await websockets.connect(
-        base.replace("http://", "ws://") + path, additional_headers=headers
-    )
-
-
-async def close_code(ws: Any, timeout: float = 15.0) -> tuple[int, str]:
-    async with asyncio.timeout(timeout):
-        try:
-            while True:
-                await ws.recv()
-        except websockets.ConnectionClosed as closed:
-            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (1006, "")
-
-
-async def echo_call(twilio: TwilioEmulator, call_sid: str, seconds: float = 1.0) -> MediaStream:
-    """A short call: the webhook, the stream, some audio, the caller hangs up."""
-    stream = await twilio.open_stream(await twilio.incoming_call(call_sid))
-    await stream.replay(build_capture(b"", {"callSid": call_sid}, stop=False)[:2])
-    await stream.send_audio(TWILIO_SILENCE * int(seconds * 50), realtime=0)
-    await stream.stop(call_sid)
-    await stream.wait_closed()
-    return stream
-
+from tests.support.attacks import (
+    CALL,
+    LOG_LINE,
+    OTHER_CALL,
+    STREAM,
+    TOKEN,
+    close_code,
+    development,
+    echo_call,
+    production,
+    raw_stream,
+    server,
+    start_frame,
+)
+from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port
 
 # 1 (high): recordings written outside RECORDINGS_DIR
 
@@ -365,11 +301,11 @@ async def test_9_cookies_differ_per_sign_in_and_expire(tmp_path: Path) -> None:
                 cookies.append(signed_in.cookies[COOKIE])
                 assert (await http.post("/softphone/session")).status_code == 200
         assert cookies[0] != cookies[1]
-        access = SoftphoneAccess(TOKEN)
+        access = SoftphoneAccess(Rotating(TOKEN))
         expired = access.new_cookie(time.time() - 13 * 3600)
         expiry, nonce, mac = cookies[0].split(".")
         stretched = f"{int(expiry) + 10**6}.{nonce}.{mac}"
-        another = SoftphoneAccess(TOKEN + "-rotated").new_cookie(time.time())
+        another = SoftphoneAccess(Rotating(TOKEN + "-rotated")).new_cookie(time.time())
         for value in (expired, stretched, another, "1" * 70, f"{expiry}.{nonce}.{'0' * 64}"):
             async with httpx.AsyncClient(base_url=app.base, cookies={COOKIE: value}) as http:
                 assert (await http.post("/softphone/session")).status_code == 401, value
@@ -517,7 +453,7 @@ async def test_13_only_trusted_proxies_name_the_client(
 
 async def test_14_slow_silent_and_huge_header_connections_are_cut(tmp_path: Path) -> None:
     port = free_port()
-    async with server(production(tmp_path, port, HEADER_TIMEOUT_SECONDS="1"), tmp_path) as app:
+    async with server(production(tmp_path, port, REQUEST_TIMEOUT_SECONDS="1"), tmp_path) as app:
 
         async def cut_within(send: bytes, seconds: float, trickle: bool = False) -> bytes:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)

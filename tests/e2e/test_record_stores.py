@@ -4,6 +4,8 @@ the writes (kept, written when it is back; beyond the backlog, counted as lost).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +15,9 @@ import pytest
 from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Speaker, Turn
 from app.errors import ConfigError, RegistryUnavailable
-from app.ops.cli import show_calls
 from app.sinks.postgres import PostgresRecords
 from app.sinks.records import MIGRATIONS, CallRecords, RecordStore
-from tests.support.server import settings_for_echo
+from tests.support.server import process_env
 from tests.support.stores import PostgresServer
 
 A, B = "CA" + "a" * 32, "CA" + "b" * 32
@@ -142,15 +143,20 @@ def test_postgres_down_keeps_the_writes_and_writes_them_when_back(
     records.close()
 
 
-def test_the_calls_command_reads_the_fleet_s_database(
-    database_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_calls_command_reads_the_fleet_s_database(database_url: str, tmp_path: Path) -> None:
     written = PostgresRecords(database_url)  # as another process of the fleet wrote them
     written.call_started(start(A), now=100.0)
     written.call_ended(end(A), now=112.5)
     written.close()
-    settings = settings_for_echo(database_url=database_url, call_records_path="")
-    assert show_calls(settings, None, 5) == 0
-    assert show_calls(settings, A, 5) == 0
-    shown = capsys.readouterr().out
-    assert shown.count(A) == 2 and "completed" in shown
+    env = process_env(DATABASE_URL=database_url, CALL_RECORDS_PATH=str(tmp_path / "none"))
+    for extra in ([], [A]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "app", "calls", *extra],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert A in shown.stdout and "completed" in shown.stdout

@@ -148,6 +148,14 @@ def test_keys_are_logged_and_forwarded_unless_turned_off() -> None:
     assert Call.started(forward_dtmf=False).frame(press) == [pressed]
 
 
+def test_redacted_keys_reach_the_model_and_nothing_else() -> None:
+    press = json.dumps({"event": "dtmf", "streamSid": STREAM, "dtmf": {"digit": "7"}})
+    hidden = info("caller pressed a key (the digit is not kept)")
+    to_model = SendText("The caller pressed 7 on their phone's keypad.")
+    assert Call.started(redact_dtmf=True).frame(press) == [hidden, to_model]
+    assert Call.started(redact_dtmf=True, forward_dtmf=False).frame(press) == [hidden]
+
+
 def test_silence_counts_from_the_callers_last_words_not_while_the_agent_is_heard() -> None:
     call = Call.started(limits=LimitPolicy(idle_timeout_s=30), idle_instruction="Still there?")
     call.frame(cc.SPOKEN, after=10.0)

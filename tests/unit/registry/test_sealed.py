@@ -79,3 +79,14 @@ def test_the_length_limit_is_exclusive() -> None:
     at_limit = "a." + "x" * (MAX_SEALED - 2)
     assert len(at_limit) == MAX_SEALED
     assert reason(at_limit).startswith("wrong MAC")  # read, not refused for its length
+
+
+def test_while_the_secret_is_rotated_the_previous_one_opens_until_its_time() -> None:
+    old, new = Seal(b"o" * 32), Seal(b"n" * 32, previous=b"o" * 32, previous_until=200.0)
+    sealed = old.seal("control", {"x": 1}, now=100.0)  # by a process not yet restarted
+    assert new.open("control", sealed, now=199.999).body == {"x": 1}
+    with pytest.raises(UntrustedMessage, match="wrong MAC"):
+        new.open("control", sealed, now=200.0)
+    assert new.open("control", new.seal("control", {"x": 2}, 300.0), 300.0).body == {"x": 2}
+    with pytest.raises(UntrustedMessage, match="wrong MAC"):
+        old.open("control", new.seal("control", {}, 100.0), 100.0)  # new seals with the new

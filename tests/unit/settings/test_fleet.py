@@ -72,15 +72,13 @@ def test_each_problem_is_one_sentence() -> None:
         "REDIS_URL='redis:///0' is not a Redis address: use"
         " redis://[:password@]host:6379/0, or rediss:// for TLS."
     ]
-    unsigned = settings(redis_url=_secret("redis://h/0"), twilio_auth_token=None)
-    assert fleet_problems(unsigned) == [
-        "REDIS_URL needs TWILIO_AUTH_TOKEN (or OPERATOR_TOKEN): the processes sign the"
-        " stream tokens and controls they share with a secret derived from it."
-    ]
-    operator_only = settings(
+    unsigned = settings(
         redis_url=_secret("redis://h/0"), twilio_auth_token=None, operator_token=_secret(TOKEN)
     )
-    assert fleet_problems(operator_only) == []
+    assert fleet_problems(unsigned) == [
+        "REDIS_URL needs TWILIO_AUTH_TOKEN: the processes sign the stream tokens and"
+        " controls they share with keys derived from it."
+    ]
     assert fleet_problems(settings(database_url=_secret("mysql://bot:pw@db/calls"))) == [
         "DATABASE_URL='mysql://bot:***@db/calls' is not a PostgreSQL address: use"
         " postgresql://user:password@host:5432/dbname, or unset it for SQLite"
