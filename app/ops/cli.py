@@ -26,7 +26,7 @@ from app.server.serve import listen, serve
 from app.server.services import build_services
 from app.server.workers import supervise
 from app.settings import Settings, load_settings
-from app.settings.fleet import shown_url
+from app.settings.fleet import fleet_summary, shown_url
 from app.settings.model import load_records_database, load_records_location
 from app.sinks.records import CallRecords, RecordStore, format_call
 from app.telephony.outbound import configure_number, place_call, require_rest
@@ -196,7 +196,7 @@ def _shown(value: object) -> str:
 def describe(settings: Settings, tools: tuple[Tool, ...]) -> str:
     """What the server would use, secrets shown only as set / not set."""
     secret = {True: "set", False: "NOT SET"}
-    records, recordings = settings.call_records_path, settings.recordings_dir
+    recordings = settings.recordings_dir
     lines = [
         "settings are valid",
         f"  read from          {settings.source}",
@@ -219,10 +219,18 @@ def describe(settings: Settings, tools: tuple[Tool, ...]) -> str:
         f"{settings.max_call_seconds:g} s each",
         f"  agent              {'ECHO (no Gemini)' if settings.agent == 'echo' else 'Gemini'}",
         f"  softphone          {_softphone(settings)}",
-        f"  call records       {Path(records).absolute() if records else 'off'}",
+        f"  fleet              {fleet_summary(settings)}",
+        f"  call records       {_records(settings)}",
         f"  recordings         {Path(recordings).absolute() if recordings else 'off'}",
     ]
     return "\n".join(lines)
+
+
+def _records(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return f"PostgreSQL at {shown_url(settings.database_url.get_secret_value())}"
+    records = settings.call_records_path
+    return str(Path(records).absolute()) if records else "off"
 
 
 def _softphone(settings: Settings) -> str:

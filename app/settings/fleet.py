@@ -54,3 +54,11 @@ def fleet_problems(settings: Settings) -> list[str]:
                 " (CALL_RECORDS_PATH)."
             )
     return problems
+
+
+def fleet_summary(settings: Settings) -> str:
+    """What ``python -m app check`` says of the fleet (passwords hidden)."""
+    if settings.redis_url is None:
+        return f"one process, calls in its memory (WORKERS={settings.workers}, no REDIS_URL)"
+    workers = f"{settings.workers} worker{'s' if settings.workers > 1 else ''}"
+    return f"{workers}, calls shared in Redis at {shown_url(settings.redis_url.get_secret_value())}"

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 from pydantic import SecretStr
 
-from app.settings.fleet import fleet_problems, shown_url
+from app.settings.fleet import fleet_problems, fleet_summary, shown_url
 from app.settings.model import Settings
 
 TOKEN = "t" * 32
@@ -84,3 +84,11 @@ def test_each_problem_is_one_sentence() -> None:
         " postgresql://user:password@host:5432/dbname, or unset it for SQLite"
         " (CALL_RECORDS_PATH)."
     ]
+
+
+def test_what_check_says_of_the_fleet() -> None:
+    assert fleet_summary(settings()) == "one process, calls in its memory (WORKERS=1, no REDIS_URL)"
+    fleet = settings(workers=4, redis_url=_secret("rediss://:pw@r:6380/0"))
+    assert fleet_summary(fleet) == "4 workers, calls shared in Redis at rediss://:***@r:6380/0"
+    one = settings(redis_url=_secret("redis://r/0"))
+    assert fleet_summary(one) == "1 worker, calls shared in Redis at redis://r/0"
