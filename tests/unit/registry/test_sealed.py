@@ -88,5 +88,7 @@ def test_while_the_secret_is_rotated_the_previous_one_opens_until_its_time() -> 
     with pytest.raises(UntrustedMessage, match="wrong MAC"):
         new.open("control", sealed, now=200.0)
     assert new.open("control", new.seal("control", {"x": 2}, 300.0), 300.0).body == {"x": 2}
+    # during the rotation, what the restarted processes seal opens too
+    assert new.open("control", new.seal("control", {"x": 3}, 150.0), 150.0).body == {"x": 3}
     with pytest.raises(UntrustedMessage, match="wrong MAC"):
         old.open("control", new.seal("control", {}, 100.0), 100.0)  # new seals with the new

@@ -90,5 +90,7 @@ def test_what_check_says_of_the_fleet() -> None:
     assert fleet_summary(settings()) == "one process, calls in its memory (WORKERS=1, no REDIS_URL)"
     fleet = settings(workers=4, redis_url=_secret("rediss://:pw@r:6380/0"))
     assert fleet_summary(fleet) == "4 workers, calls shared in Redis at rediss://:***@r:6380/0"
+    two = settings(workers=2, redis_url=_secret("redis://r/0"))
+    assert fleet_summary(two) == "2 workers, calls shared in Redis at redis://r/0"
     one = settings(redis_url=_secret("redis://r/0"))
     assert fleet_summary(one) == "1 worker, calls shared in Redis at redis://r/0"
