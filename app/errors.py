@@ -153,3 +153,27 @@ class WebhookRefused(PhonebotError):
 
 class TwilioWouldReject(PhonebotError):
     """The server sent a message that Twilio would answer with an error (31950/31951)."""
+
+
+# what the processes of a fleet tell each other
+
+
+class UntrustedMessage(PhonebotError):
+    """A message read from the shared registry that this deployment did not seal (its
+    MAC is wrong), that has expired, or that was meant for something else."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ControlTimeout(PhonebotError):
+    """The process holding a call did not answer a control in time."""
+
+    def __init__(self, call_sid: str, process: str, timeout_s: float) -> None:
+        super().__init__(
+            f"the process holding call {call_sid} ({process}) did not answer within"
+            f" {timeout_s:g} s; the control may or may not have reached the call"
+        )
+        self.call_sid = call_sid
+        self.process = process

@@ -24,9 +24,11 @@ from app.ops.replay import call_sid_of, load_capture, new_call_sid, replay
 from app.server.app import create_app
 from app.server.serve import listen, serve
 from app.server.services import build_services
+from app.server.workers import supervise
 from app.settings import Settings, load_settings
-from app.settings.model import load_records_location
-from app.sinks.records import CallRecords, format_call
+from app.settings.fleet import fleet_summary, shown_url
+from app.settings.model import load_records_database, load_records_location
+from app.sinks.records import CallRecords, RecordStore, format_call
 from app.telephony.outbound import configure_number, place_call, require_rest
 from app.telephony.paths import CALL_STATUS_PATH, INCOMING_PATH
 from app.tools import Tool
@@ -106,6 +108,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sock = listen(settings.listen_host, settings.port)
         configure_logging(settings)
         log.info("listening on http://%s:%d", settings.listen_host, sock.getsockname()[1])
+        if settings.workers > 1:  # the app above was the check; the workers build their own
+            app.state.services.close_stores()
+            return supervise(settings, sock)
         serve(app, settings, sock)
         return 0
     if args.command != "replay" or args.server is not None:  # a local server logs them
@@ -191,7 +196,7 @@ def _shown(value: object) -> str:
 def describe(settings: Settings, tools: tuple[Tool, ...]) -> str:
     """What the server would use, secrets shown only as set / not set."""
     secret = {True: "set", False: "NOT SET"}
-    records, recordings = settings.call_records_path, settings.recordings_dir
+    recordings = settings.recordings_dir
     lines = [
         "settings are valid",
         f"  read from          {settings.source}",
@@ -214,10 +219,18 @@ def describe(settings: Settings, tools: tuple[Tool, ...]) -> str:
         f"{settings.max_call_seconds:g} s each",
         f"  agent              {'ECHO (no Gemini)' if settings.agent == 'echo' else 'Gemini'}",
         f"  softphone          {_softphone(settings)}",
-        f"  call records       {Path(records).absolute() if records else 'off'}",
+        f"  fleet              {fleet_summary(settings)}",
+        f"  call records       {_records(settings)}",
         f"  recordings         {Path(recordings).absolute() if recordings else 'off'}",
     ]
     return "\n".join(lines)
+
+
+def _records(settings: Settings) -> str:
+    if settings.database_url is not None:
+        return f"PostgreSQL at {shown_url(settings.database_url.get_secret_value())}"
+    records = settings.call_records_path
+    return str(Path(records).absolute()) if records else "off"
 
 
 def _softphone(settings: Settings) -> str:
@@ -229,6 +242,12 @@ def _softphone(settings: Settings) -> str:
 
 def calls_command(args: argparse.Namespace, env_file: dict[str, object]) -> int:
     """The call records, needing nothing but where they are."""
+    database = load_records_database(**env_file) if args.db is None else None
+    if database is not None:  # the fleet's PostgreSQL (DATABASE_URL)
+        from app.sinks.postgres import PostgresRecords
+
+        where = f"DATABASE_URL={shown_url(database)}"
+        return show_calls(PostgresRecords(database), where, args.call_sid, args.last, args.leg)
     if args.db is not None:
         setting, where = str(args.db), "given with --db"
     else:
@@ -245,11 +264,12 @@ def calls_command(args: argparse.Namespace, env_file: dict[str, object]) -> int:
             " or name the server's settings with --env-file, or the database with --db."
         )
         return 1
-    return show_calls(path, args.call_sid, args.last, args.leg)
+    return show_calls(CallRecords(path), str(path), args.call_sid, args.last, args.leg)
 
 
-def show_calls(path: Path, call_sid: str | None, last: int, leg: int | None = None) -> int:
-    records = CallRecords(path)
+def show_calls(
+    records: RecordStore, where: str, call_sid: str | None, last: int, leg: int | None = None
+) -> int:
     try:
         if not call_sid:
             for recent in records.recent(last):
@@ -259,7 +279,7 @@ def show_calls(path: Path, call_sid: str | None, last: int, leg: int | None = No
         record = records.get(call_sid, leg)
         if record is None:
             which = f"leg {leg} of call" if leg is not None and legs else "record of call"
-            print(f"no {which} {call_sid} in {path}" + (f" (it has {legs})" if legs else ""))
+            print(f"no {which} {call_sid} in {where}" + (f" (it has {legs})" if legs else ""))
             return 1
         if legs > 1:
             print(

@@ -17,8 +17,8 @@ from starlette.middleware import Middleware
 
 from app.addressing import KnownHosts as Rule
 from app.call.ports import AgentConnector
-from app.errors import BadRequest, CallNotHere
-from app.server import health, media, operator, softphone, webhooks
+from app.errors import BadRequest, CallNotHere, ControlTimeout, RegistryUnavailable
+from app.server import health, media, operator, recordings, softphone, webhooks
 from app.server.body_limit import BodyLimit
 from app.server.inputs import bad_request
 from app.server.known_hosts import KnownHosts
@@ -33,7 +33,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
     """The app; raises ConfigError (or ToolDefinitionError) for settings that cannot work.
     ``connector`` replaces the agent (tests script one; production builds Gemini's)."""
     services = build_services(settings, connector)
-    routes = [*webhooks.ROUTES, *media.ROUTES, *operator.ROUTES, *health.ROUTES]
+    routes = [*webhooks.ROUTES, *media.ROUTES, *operator.ROUTES, *recordings.ROUTES]
+    routes += health.ROUTES
     if services.softphone is not None:
         routes.extend(softphone.ROUTES)
     app = Starlette(
@@ -50,6 +51,8 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
         lifespan=lifespan,
         exception_handlers={
             CallNotHere: operator.not_here,
+            RegistryUnavailable: operator.registry_down,
+            ControlTimeout: operator.control_timeout,
             BadRequest: bad_request,
         },
     )

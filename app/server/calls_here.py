@@ -20,7 +20,7 @@ from app.call.bridge import CallBridge
 from app.call.controls import Control, EndCall, Reply
 from app.call.outcome import APOLOGY_OUTCOMES
 from app.call.record import CallSummary
-from app.errors import CallRefused
+from app.errors import CallRefused, RegistryUnavailable
 from app.registry.base import ENDED, IN_PROGRESS, Apologise, CallRegistry
 from app.telephony import wire
 from app.telephony.stream_tokens import SEAL_PARAMETER, seal, seal_matches
@@ -67,6 +67,9 @@ class LocalCalls:
                 held = await self.registry.locate(call_sid) is not None
                 raise CallRefused(IN_PROGRESS if held else ENDED, replayed=True)
             return await self.registry.offer(call_sid)
+        except RegistryUnavailable as down:  # the shared registry: no fleet-wide answer
+            self.refused += 1
+            raise CallRefused(str(down)) from None
         except CallRefused:
             self.refused += 1
             raise

@@ -281,6 +281,30 @@ def operator_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/calls/{call_sid}/recording": {
+            "get": {
+                "summary": "The call's recording (stereo WAV: caller left, agent right).",
+                "security": [{"operator": []}],
+                "parameters": [
+                    SID_PARAMETER,
+                    {
+                        "name": "leg",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The WAV file.", "content": {"audio/wav": {}}},
+                    "400": BAD,
+                    "401": UNAUTHORISED,
+                    "429": THROTTLED,
+                    "404": error("No recording of that call (or leg), or recordings are off."),
+                    "409": error("The call is in progress: its recording is not complete."),
+                    "503": error("The fleet's registry (Redis) is unreachable."),
+                },
+            }
+        },
         "/calls/{call_sid}/say": {
             "post": control(
                 "Send an instruction into the live session.",

@@ -160,6 +160,8 @@ def control(summary: str, body: dict[str, Any] | None) -> dict[str, Any]:
             "404": NOT_IN_PROGRESS,
             "409": NOT_STARTED,
             "413": TOO_BIG,
+            "503": error("The fleet's registry (Redis) is unreachable; try again shortly."),
+            "504": error("The process holding the call did not answer in time."),
         },
     }
     if body is not None:

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.call.controls import ENDED, NOT_STARTED, Control, EndCall, Say, TransferTo
-from app.errors import CallNotHere, NotAPhoneNumber, OutboundNotConfigured
+from app.errors import CallNotHere, ControlTimeout, NotAPhoneNumber, OutboundNotConfigured
 from app.server.inputs import (
     call_sid_param,
     error_response,
@@ -112,6 +112,16 @@ async def call_in_progress(request: Request) -> str:
 async def not_here(request: Request, error: Exception) -> Response:
     assert isinstance(error, CallNotHere)
     return error_response(error.message, 404, process=services_of(request).registry.process)
+
+
+async def registry_down(request: Request, error: Exception) -> Response:
+    """Redis (or the records database) unreachable: 503, with what is unreachable."""
+    return error_response(f"{error}; try again shortly", 503)
+
+
+async def control_timeout(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ControlTimeout)
+    return error_response(str(error), 504, process=error.process)
 
 
 async def steer(request: Request, call_sid: str, control: Control, status: str) -> Response:

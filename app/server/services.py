@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import logging
 import secrets
 import sqlite3
@@ -31,9 +29,10 @@ from app.call.guard import GuardPolicy
 from app.call.limits import LimitPolicy
 from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
-from app.errors import ConfigError, RecordingsUnusable
+from app.errors import ConfigError, RecordingsUnusable, RegistryUnavailable
 from app.registry.base import CallRegistry, SharedThrottle
-from app.registry.memory import MemoryRegistry, MemoryThrottle
+from app.registry.build import STREAM_TOKENS, build_registry, derived_key
+from app.registry.memory import MemoryThrottle
 from app.registry.process import process_name
 from app.rotation import Rotating
 from app.server.calls_here import LocalCalls
@@ -43,13 +42,17 @@ from app.settings import Settings
 from app.settings.checks import shown_path
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
 from app.sinks.recording import RecordingSink, check_recordings_dir
-from app.sinks.records import CallRecords, RecordsSink
+from app.sinks.records import CallRecords, RecordsSink, RecordStore
 from app.sinks.writer import DiskWriter
 from app.telephony.outbound import rest_client
 from app.telephony.rest import TwilioRest
 from app.telephony.signatures import SignatureChecker
 from app.telephony.stream_tokens import StreamTokens
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
+
+log = logging.getLogger(__name__)
+
+RECORDS_RETRY_S = 2.0  # how often writes kept while PostgreSQL was down are retried
 
 
 @dataclass
@@ -63,7 +66,7 @@ class Services:
     tools: tuple[Tool, ...]
     options: BridgeOptions  # for phone calls
     metrics: PrometheusMetrics
-    records: CallRecords | None
+    records: RecordStore | None
     connector: AgentConnector
     softphone: SoftphoneAccess | None
     throttle: SharedThrottle = field(default_factory=MemoryThrottle)  # wrong tokens
@@ -71,6 +74,7 @@ class Services:
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
     # Requests waiting on their client, per client (the app's and the server's guard).
     pending: PendingRequests = field(default_factory=PendingRequests)
+    _retrying: asyncio.Task[None] | None = None
 
     @property
     def softphone_options(self) -> BridgeOptions:
@@ -93,11 +97,28 @@ class Services:
         return self.settings.operator_secret
 
     async def open(self) -> None:
-        """What needs the running event loop: the REST client's HTTP session, the registry."""
+        """What needs the running event loop: the REST client's HTTP session, the registry,
+        and retrying the call records' writes kept while their database was down."""
         self.rest = rest_client(self.settings)
         await self.registry.open(self.calls.deliver)
+        if self.records is not None and self.settings.database_url is not None:
+            self._retrying = asyncio.create_task(self._retry_records(self.records))
+
+    async def _retry_records(self, records: RecordStore) -> None:
+        while True:
+            await asyncio.sleep(RECORDS_RETRY_S)
+            if records.backlog():
+                self.writer.submit(records.retry, partial(log.error, "retrying records: %s"))
+
+    def close_stores(self) -> None:
+        """Close what building opened (the records' database) when the services are not
+        served here (the worker supervisor checks the settings by building them)."""
+        if self.records is not None:
+            self.records.close()
 
     async def aclose(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
         await self.registry.aclose()
         if self.rest is not None:
             await self.rest.aclose()
@@ -121,13 +142,16 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             ) from None
     if connector is None:
         connector = agent_connector(settings, tools)
-    records = open_records(settings)
+    metrics = PrometheusMetrics(settings.prometheus_multiproc_dir or None)
+    records = open_records(settings, on_lost=metrics.records_lost)
+    writer = DiskWriter()
     tokens = stream_tokens(settings)
-    registry = MemoryRegistry(
+    registry, throttle = build_registry(
+        settings,
         tokens,
-        settings.max_concurrent_calls,
-        settings.max_softphone_calls,
-        process=process_name(),
+        process_name(),
+        on_orphan=None if records is None else orphan_closer(records, writer, metrics),
+        on_down=metrics.registry_unreachable,
     )
     calls = LocalCalls(
         registry, tokens.secrets, known=None if records is None else records_know(records)
@@ -150,7 +174,7 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
         calls=calls,
         tools=tools,
         options=options,
-        metrics=PrometheusMetrics(),
+        metrics=metrics,
         records=records,
         connector=connector,
         softphone=SoftphoneAccess(settings.operator_secret, KnownHosts(settings.public_base))
@@ -161,12 +185,18 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             settings.request_timeout_seconds,
             settings.proxies,
         ),
+        throttle=throttle,
+        writer=writer,
     )
 
 
-def records_know(records: CallRecords) -> Callable[[str], Awaitable[bool]]:
+def records_know(records: RecordStore) -> Callable[[str], Awaitable[bool]]:
     async def known(call_sid: str) -> bool:
-        return await asyncio.to_thread(records.known, call_sid)
+        try:
+            return await asyncio.to_thread(records.known, call_sid)
+        except RegistryUnavailable as down:  # the registry still refuses what it knows
+            log.warning("call %s: cannot ask the call records whether it ran (%s)", call_sid, down)
+            return False
 
     return known
 
@@ -179,7 +209,14 @@ def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnect
     return GeminiConnector(settings, tools)  # loads Vertex AI credentials now, not mid-call
 
 
-def open_records(settings: Settings) -> CallRecords | None:
+def open_records(
+    settings: Settings, on_lost: Callable[[int], None] | None = None
+) -> RecordStore | None:
+    """PostgreSQL at DATABASE_URL (the fleet's), else SQLite at CALL_RECORDS_PATH, else none."""
+    if settings.database_url is not None:
+        from app.sinks.postgres import PostgresRecords
+
+        return PostgresRecords(settings.database_url.get_secret_value(), on_lost=on_lost)
     if not settings.call_records_path:
         return None
     try:
@@ -220,10 +257,6 @@ def bridge_options(settings: Settings) -> BridgeOptions:
     return BridgeOptions(core=core, link=link, tool_timeout_s=settings.tool_timeout_seconds)
 
 
-def stream_key(auth_token: str) -> bytes:
-    return hmac.new(auth_token.encode(), b"stream-token-v1", hashlib.sha256).digest()
-
-
 def stream_tokens(settings: Settings) -> StreamTokens:
     """Keyed from the auth token, so every process of a deployment agrees (and, while it
     is rotated, from the previous one too); random without one."""
@@ -231,8 +264,25 @@ def stream_tokens(settings: Settings) -> StreamTokens:
     auth = settings.auth_token
     if auth is None:
         return StreamTokens(secrets.token_bytes(32), ttl)
-    previous = stream_key(auth.previous) if auth.previous else None
-    return StreamTokens(stream_key(auth.current), ttl, previous, auth.previous_until)
+    previous = derived_key(auth.previous, STREAM_TOKENS) if auth.previous else None
+    return StreamTokens(
+        derived_key(auth.current, STREAM_TOKENS), ttl, previous, auth.previous_until
+    )
+
+
+def orphan_closer(
+    records: RecordStore, writer: DiskWriter, metrics: PrometheusMetrics
+) -> Callable[[str, str], Awaitable[None]]:
+    """A call whose process died: its record is closed as failed, with the reason."""
+
+    async def close(call_sid: str, reason: str) -> None:
+        metrics.orphaned()
+        writer.submit(
+            lambda: records.orphaned(call_sid, reason),
+            lambda error: log.error("call %s: closing its record failed: %s", call_sid, error),
+        )
+
+    return close
 
 
 def declared_tools(settings: Settings) -> tuple[Tool, ...]:

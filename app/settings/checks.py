@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from app.agent.gemini.capabilities import option_problems
 from app.agent.gemini.catalog import model_refusal, model_warning, voice_warning
+from app.settings.fleet import fleet_problems
 from app.telephony.sids import E164, is_account_sid
 
 if TYPE_CHECKING:
@@ -339,6 +340,7 @@ def settings_problems(settings: Settings) -> list[str]:
     if settings.host is not None:
         problems.extend(host_problems(settings.host))
     problems.extend(proxy_problems(settings.trusted_proxies))
+    problems.extend(fleet_problems(settings))
     token = settings.operator_token.get_secret_value() if settings.operator_token else ""
     if settings.operator_token is not None and len(token) < MIN_TOKEN_LENGTH:
         problems.append(

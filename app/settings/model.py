@@ -159,6 +159,16 @@ class Settings(BaseSettings):
     call_records_path: str = "calls.sqlite3"
     recordings_dir: str = ""
 
+    # Fleet mode (docs/scaling.md): several processes, on one host or many, behind one number
+    workers: int = Field(
+        default=1, ge=1, validation_alias=AliasChoices("WORKERS", "WEB_CONCURRENCY")
+    )
+    redis_url: SecretStr | None = None  # redis:// or rediss://, with its password
+    redis_key_prefix: str = Field(default="phonebot", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    fleet_lease_seconds: float = Field(default=4.0, ge=1.0, le=10.0)
+    database_url: SecretStr | None = None  # postgresql://; takes precedence over CALL_RECORDS_PATH
+    prometheus_multiproc_dir: str | None = None  # set by the supervisor for its workers
+
     _instruction: str = PrivateAttr(default="")  # SYSTEM_INSTRUCTION_FILE's text
     _warnings: tuple[str, ...] = PrivateAttr(default=())  # for the log, or `check`
     _source: str = PrivateAttr(default="")  # where the settings were read
@@ -271,6 +281,8 @@ class Settings(BaseSettings):
             self.twilio_auth_token_previous,
             self.operator_token,
             self.operator_token_previous,
+            self.redis_url,  # may carry a password
+            self.database_url,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
@@ -381,6 +393,7 @@ class RecordsLocation(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     call_records_path: str = Settings.model_fields["call_records_path"].default
+    database_url: SecretStr | None = None  # the fleet's PostgreSQL, over CALL_RECORDS_PATH
 
 
 def load_records_location(**overrides: object) -> tuple[str, str]:
@@ -391,3 +404,13 @@ def load_records_location(**overrides: object) -> tuple[str, str]:
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
     return location.call_records_path, where_read(path)
+
+
+def load_records_database(**overrides: object) -> str | None:
+    """DATABASE_URL as serving would read it (the fleet's records), if set."""
+    try:
+        location = RecordsLocation(_env_file=_env_path(overrides), **overrides)  # type: ignore[arg-type,call-arg]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    url = location.database_url.get_secret_value() if location.database_url else ""
+    return url or None

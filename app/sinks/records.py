@@ -15,10 +15,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecorded
+from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Turn
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
 from app.text import printable_values
@@ -35,16 +37,24 @@ TURN_COLUMNS = (
     "seq INTEGER, at REAL, speaker TEXT, text TEXT, heard_text TEXT,"
     " interrupted INTEGER, sent_ms REAL, heard_ms REAL"
 )
-SCHEMA = f"""
+
+
+def schema(row_id: str, real: str) -> str:
+    """The tables, in a dialect: SQLite's (INTEGER PRIMARY KEY AUTOINCREMENT, REAL) or
+    PostgreSQL's (BIGSERIAL PRIMARY KEY, DOUBLE PRECISION: REAL is 4 bytes there)."""
+    return f"""
 CREATE TABLE IF NOT EXISTS legs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, {CALL_COLUMNS}, leg INTEGER NOT NULL DEFAULT 1,
+    id {row_id}, {CALL_COLUMNS.replace("REAL", real)}, leg INTEGER NOT NULL DEFAULT 1,
     UNIQUE (call_sid, leg)
 );
 CREATE TABLE IF NOT EXISTS leg_turns (
-    leg_id INTEGER REFERENCES legs (id), call_sid TEXT, {TURN_COLUMNS},
+    leg_id INTEGER REFERENCES legs (id), call_sid TEXT, {TURN_COLUMNS.replace("REAL", real)},
     PRIMARY KEY (leg_id, seq)
 );
 """
+
+
+SCHEMA = schema("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL")
 # Files written before legs existed (one row per CallSid) are moved over once.
 MIGRATE_V1 = """
 INSERT INTO legs (call_sid, stream_sid, caller, called, direction, started_at, ended_at,
@@ -57,6 +67,28 @@ INSERT INTO leg_turns SELECT legs.id, turns.call_sid, seq, at, speaker, text, he
 DROP TABLE turns;
 DROP TABLE calls;
 """
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, in each dialect; applied once, in order, recorded in
+    ``schema_version`` (a database made before versions existed starts at 0: every
+    step is written to apply cleanly to it)."""
+
+    version: int
+    what: str
+    sqlite: str
+    postgres: str
+
+
+LEGS_BY_START = "CREATE INDEX IF NOT EXISTS legs_started ON legs (started_at);"
+MIGRATIONS = (
+    Migration(
+        1, "call legs and their turns", SCHEMA, schema("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION")
+    ),
+    Migration(2, "the newest calls first, without a scan", LEGS_BY_START, LEGS_BY_START),
+)
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
 
 def heard_text(text: str, heard_ms: float, sent_ms: float) -> str:
@@ -76,29 +108,25 @@ SHOWN = (
 )
 
 
-class CallRecords:
-    """Call records in one SQLite file. One connection, used by the disk writer thread
-    (writes) and by the operator API (reads), one statement at a time."""
+class RecordStore:
+    """Call records in a SQL database: the queries, the same for SQLite and PostgreSQL.
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
-        if "calls" in tables:
-            self._db.executescript(f"BEGIN; {MIGRATE_V1} COMMIT;")
-        self._legs: dict[str, int] = {}  # CallSid -> its leg in progress (row id)
+    A subclass runs one statement at a time (``_run``) and inserts a leg (``_insert_leg``,
+    returning its row id). Writes come from the disk writer's thread, reads from the
+    operator API's (one at a time, under the subclass's lock)."""
 
-    def _run(self, sql: str, values: tuple[object, ...]) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, values)
+    def __init__(self) -> None:
+        self._legs: dict[str, int] = {}  # CallSid -> its leg in progress (row id), here
 
-    def call_started(self, start: CallStart) -> None:
+    def _run(self, sql: str, values: tuple[object, ...]) -> Any:
+        raise NotImplementedError
+
+    def _insert_leg(self, sql: str, values: tuple[object, ...]) -> int:
+        raise NotImplementedError
+
+    def call_started(self, start: CallStart, now: float | None = None) -> None:
         """A new leg of the call; an earlier leg with the same CallSid is kept."""
-        cursor = self._run(
+        self._legs[start.call_sid] = self._insert_leg(
             "INSERT INTO legs (call_sid, stream_sid, caller, called, direction, started_at,"
             " leg) VALUES (?, ?, ?, ?, ?, ?,"
             " (SELECT COALESCE(MAX(leg), 0) + 1 FROM legs WHERE call_sid = ?))",
@@ -108,15 +136,14 @@ class CallRecords:
                 start.caller,
                 start.called,
                 start.direction,
-                time.time(),
+                time.time() if now is None else now,
                 start.call_sid,
             ),
         )
-        assert cursor.lastrowid is not None
-        self._legs[start.call_sid] = cursor.lastrowid
 
     def known(self, call_sid: str) -> bool:
-        """Has a stream of this call ever started here? (Kept as long as the records.)"""
+        """Has a stream of this call ever started? (Kept as long as the records; with a
+        database every process shares, fleet-wide.)"""
         found = self._run("SELECT 1 FROM legs WHERE call_sid = ? LIMIT 1", (call_sid,))
         return found.fetchone() is not None
 
@@ -126,7 +153,7 @@ class CallRecords:
             raise KeyError(f"no leg of call {call_sid} in progress")
         return leg
 
-    def turn(self, call_sid: str, turn: Turn) -> None:
+    def turn(self, call_sid: str, turn: Turn, now: float | None = None) -> None:
         shown = (
             heard_text(turn.text, turn.heard_ms, turn.sent_ms) if turn.interrupted else turn.text
         )
@@ -136,7 +163,7 @@ class CallRecords:
                 self._leg(call_sid),
                 call_sid,
                 turn.seq,
-                time.time(),
+                time.time() if now is None else now,
                 turn.speaker,
                 turn.text,
                 shown,
@@ -146,7 +173,7 @@ class CallRecords:
             ),
         )
 
-    def turn_heard(self, call_sid: str, turn: Turn) -> None:
+    def turn_heard(self, call_sid: str, turn: Turn, now: float | None = None) -> None:
         """An agent turn recorded while still playing: its final ``heard_ms``."""
         self._run(
             "UPDATE leg_turns SET heard_ms=?, heard_text=? WHERE leg_id=? AND seq=?",
@@ -158,12 +185,12 @@ class CallRecords:
             ),
         )
 
-    def call_ended(self, end: CallEnd) -> None:
+    def call_ended(self, end: CallEnd, now: float | None = None) -> None:
         self._run(
             "UPDATE legs SET ended_at=?, duration_s=?, outcome=?, reason=?, reconnects=?,"
             " switches=?, tokens=?, tool_calls=?, interruptions=? WHERE id=?",
             (
-                time.time(),
+                time.time() if now is None else now,
                 end.duration_s,
                 end.outcome.value,
                 end.reason,
@@ -176,6 +203,17 @@ class CallRecords:
             ),
         )
 
+    def orphaned(self, call_sid: str, reason: str, now: float | None = None) -> None:
+        """The call's process died mid-call (another process found it out): its open leg
+        is closed as failed, with the reason. A leg already closed is left alone."""
+        now = time.time() if now is None else now
+        self._run(
+            "UPDATE legs SET ended_at=?, duration_s=? - started_at, outcome=?, reason=?"
+            " WHERE call_sid=? AND ended_at IS NULL",
+            (now, now, Outcome.INTERNAL_ERROR.value, reason, call_sid),
+        )
+        self._legs.pop(call_sid, None)
+
     def recent(self, last: int = 20) -> list[dict[str, Any]]:
         """The latest legs, newest first."""
         rows = self._run(
@@ -186,9 +224,10 @@ class CallRecords:
     def get(self, call_sid: str, leg: int | None = None) -> dict[str, Any] | None:
         """The call's latest leg (or leg ``leg``, counting from 1) with its transcript."""
         row = self._run(
-            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? AND (? IS NULL OR leg=?)"
+            # COALESCE, not "? IS NULL": PostgreSQL must know a parameter's type
+            f"SELECT id, {SHOWN} FROM legs WHERE call_sid=? AND leg=COALESCE(?, leg)"
             " ORDER BY leg DESC LIMIT 1",
-            (call_sid, leg, leg),
+            (call_sid, leg),
         ).fetchone()
         if row is None:
             return None
@@ -203,8 +242,63 @@ class CallRecords:
 
     def legs(self, call_sid: str) -> int:
         """How many legs the CallSid has (replays, or a call redirected back to the bot)."""
-        row = self._run("SELECT COUNT(*) FROM legs WHERE call_sid=?", (call_sid,)).fetchone()
-        return int(row[0])
+        row = self._run("SELECT COUNT(*) AS n FROM legs WHERE call_sid=?", (call_sid,)).fetchone()
+        return int(row["n"])
+
+    def backlog(self) -> int:
+        """Writes kept until the database is back (none for a local file)."""
+        return 0
+
+    def retry(self) -> None:
+        """Write what was kept, if the database is back."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class CallRecords(RecordStore):
+    """Call records in one SQLite file (one host: its processes may share the file).
+    One connection, used one statement at a time."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it
+        try:
+            db.execute(VERSION_TABLE)
+            version = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+            for step in MIGRATIONS:
+                if step.version > version:
+                    for statement in filter(str.strip, step.sqlite.split(";")):
+                        db.execute(statement)
+                    if (
+                        step.version == 1
+                        and db.execute("SELECT 1 FROM sqlite_master WHERE name='calls'").fetchone()
+                    ):
+                        for statement in filter(str.strip, MIGRATE_V1.split(";")):
+                            db.execute(statement)
+                    db.execute("INSERT INTO schema_version VALUES (?)", (step.version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _run(self, sql: str, values: tuple[object, ...]) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, values)
+
+    def _insert_leg(self, sql: str, values: tuple[object, ...]) -> int:
+        cursor = self._run(sql, values)
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def close(self) -> None:
         with self._lock:
@@ -216,7 +310,7 @@ class RecordsSink:
 
     name = "call record"
 
-    def __init__(self, records: CallRecords, writer: DiskWriter, failed: OnError) -> None:
+    def __init__(self, records: RecordStore, writer: DiskWriter, failed: OnError) -> None:
         self._records = records
         self._writer = writer
         self._failed = failed

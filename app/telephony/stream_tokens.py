@@ -78,20 +78,23 @@ class StreamTokens:
         message = json.dumps(["stream-token-v2", call_sid, expiry, nonce]).encode()
         return _b64(hmac.new(secret, message, hashlib.sha256).digest())
 
+    def mint(self, call_sid: str, now: float) -> tuple[str, str, int]:
+        """A new token for ``call_sid``, its nonce and its expiry, remembered nowhere (a
+        shared registry keeps which one is live)."""
+        expiry = int(now + self.ttl_s)
+        nonce = _b64(secrets.token_bytes(12))
+        return f"{expiry}.{nonce}.{self._mac(self.secret, call_sid, expiry, nonce)}", nonce, expiry
+
     def issue(self, call_sid: str, now: float) -> str:
         """A token for ``call_sid``; any token issued here for it before is superseded."""
         self._forget_expired(now)
-        expiry = int(now + self.ttl_s)
-        nonce = _b64(secrets.token_bytes(12))
+        token, nonce, expiry = self.mint(call_sid, now)
         self._live[call_sid] = (nonce, expiry)
-        return f"{expiry}.{nonce}.{self._mac(self.secret, call_sid, expiry, nonce)}"
+        return token
 
-    def redeem(self, token: str, call_sid: str, now: float) -> None:
-        """Accept ``token`` for ``call_sid`` once, or raise :class:`TokenRejected`.
-
-        A token another process of the deployment issued is accepted too (the secret is
-        shared); one this process has superseded is not."""
-        self._forget_expired(now)
+    def check(self, token: str, call_sid: str, now: float) -> tuple[str, int]:
+        """The nonce and expiry of a well-formed, authentic, unexpired token for
+        ``call_sid``, or :class:`TokenRejected` (whether it was used is not asked)."""
         parsed = TOKEN.fullmatch(token)
         if parsed is None:
             raise TokenRejected("malformed stream token")
@@ -101,6 +104,15 @@ class StreamTokens:
             raise TokenRejected("stream token does not match this call")
         if expiry < now:
             raise TokenRejected("stream token expired")
+        return nonce, expiry
+
+    def redeem(self, token: str, call_sid: str, now: float) -> None:
+        """Accept ``token`` for ``call_sid`` once, or raise :class:`TokenRejected`.
+
+        A token another process of the deployment issued is accepted too (the secret is
+        shared); one this process has superseded is not."""
+        self._forget_expired(now)
+        nonce, expiry = self.check(token, call_sid, now)
         if nonce in self._used:
             raise TokenRejected("stream token already used")
         live = self._live.get(call_sid)

@@ -1,18 +1,25 @@
-"""The registry of one process: stream tokens, capacity per kind of call, who holds a
-call, what the <Connect action> answers (once), and replays refused; exact answers."""
+"""The registry: stream tokens, capacity per kind of call, who holds a call, what the
+<Connect action> answers (once), and replays refused; exact answers. Each test runs on
+the one-process registry and on the fleet's, against a real redis-server (the same
+behaviour), except where a test says it is one process's."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from redis.asyncio import Redis
 
 from app.call.controls import ACCEPTED, Control, Reply, Say
 from app.errors import CallNotHere, CallRefused
 from app.registry.base import ENDED, IN_PROGRESS, NO_ROOM, Apologise, Dial, Load, busy
 from app.registry.memory import MemoryRegistry, MemoryThrottle, bounded_put
+from app.registry.redis import RedisRegistry
+from app.registry.sealed import Seal
 from app.registry.throttle import FailureThrottle
 from app.telephony.stream_tokens import StreamTokens
+from tests.support.stores import prefix
 
 A, B, C = ("CA" + c * 32 for c in "abc")
 SOFT_A, SOFT_B = ("SP" + c * 32 for c in "de")
@@ -31,12 +38,46 @@ def registry(max_calls: int = 2, softphone: int = 1, limit: int = 100) -> Memory
     return MemoryRegistry(tokens, max_calls, softphone, "p1", Clock(), limit)
 
 
-async def connected(reg: MemoryRegistry, call_sid: str) -> None:
+Registry = MemoryRegistry | RedisRegistry
+Make = Callable[..., Awaitable[Registry]]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+    """Builds the registry under test: in memory, or in a real Redis (a prefix of its own)."""
+    made: list[RedisRegistry] = []
+
+    async def build(max_calls: int = 2, softphone: int = 1, limit: int = 100) -> Registry:
+        if request.param == "memory":
+            return registry(max_calls, softphone, limit)
+        url = request.getfixturevalue("redis_server_url")
+        tokens = StreamTokens(b"k" * 32, ttl_s=60)
+        reg = RedisRegistry(
+            Redis.from_url(url),
+            tokens,
+            Seal(b"s" * 32),
+            max_calls,
+            softphone,
+            "p1",
+            prefix=prefix(),
+            limit=limit,
+            clock=Clock(),
+        )
+        await reg.client.set(reg.keys.lease("p1"), "1")  # alive, as open() makes it
+        made.append(reg)
+        return reg
+
+    yield build
+    for reg in made:
+        await reg.client.aclose()
+
+
+async def connected(reg: Registry, call_sid: str) -> None:
     assert await reg.admit(call_sid, await reg.offer(call_sid)) is None
 
 
-async def test_a_token_admits_its_call_once_and_the_call_is_held_here() -> None:
-    reg = registry()
+async def test_a_token_admits_its_call_once_and_the_call_is_held_here(make: Make) -> None:
+    reg = await make()
     token = await reg.offer(A)
     assert await reg.locate(A) is None
     assert await reg.admit(A, token) is None
@@ -46,8 +87,8 @@ async def test_a_token_admits_its_call_once_and_the_call_is_held_here() -> None:
     assert await reg.admit(B, "") == "malformed stream token"
 
 
-async def test_capacity_counts_calls_in_progress_and_tokens_issued_per_kind() -> None:
-    reg = registry(max_calls=2, softphone=1)
+async def test_capacity_counts_calls_in_progress_and_tokens_issued_per_kind(make: Make) -> None:
+    reg = await make(max_calls=2, softphone=1)
     await connected(reg, A)
     await reg.offer(B)  # issued, not used: it holds a line
     assert await reg.load() == Load(phone=2, softphone=0)
@@ -65,8 +106,8 @@ async def test_capacity_counts_calls_in_progress_and_tokens_issued_per_kind() ->
     assert await reg.load() == Load(phone=2, softphone=1)
 
 
-async def test_a_new_token_for_the_same_call_takes_no_second_line() -> None:
-    reg = registry(max_calls=1)
+async def test_a_new_token_for_the_same_call_takes_no_second_line(make: Make) -> None:
+    reg = await make(max_calls=1)
     first = await reg.offer(A)
     second = await reg.offer(A)  # a replayed webhook before the stream started
     assert await reg.load() == Load(1, 0)
@@ -74,8 +115,8 @@ async def test_a_new_token_for_the_same_call_takes_no_second_line() -> None:
     assert await reg.admit(A, second) is None
 
 
-async def test_a_start_beyond_the_limit_is_refused_even_with_a_good_token() -> None:
-    reg = registry(max_calls=1)
+async def test_a_start_beyond_the_limit_is_refused_even_with_a_good_token(make: Make) -> None:
+    reg = await make(max_calls=1)
     token = await reg.offer(A)
     await connected(reg, SOFT_A)  # another kind: no effect
     reg.max_calls = 0  # the limit lowered after the token was issued
@@ -83,8 +124,8 @@ async def test_a_start_beyond_the_limit_is_refused_even_with_a_good_token() -> N
     assert await reg.locate(A) is None
 
 
-async def test_replays_of_a_call_in_progress_or_over_are_refused_as_replays() -> None:
-    reg = registry()
+async def test_replays_of_a_call_in_progress_or_over_are_refused_as_replays(make: Make) -> None:
+    reg = await make()
     await connected(reg, A)
     with pytest.raises(CallRefused) as during:
         await reg.offer(A)
@@ -97,8 +138,8 @@ async def test_replays_of_a_call_in_progress_or_over_are_refused_as_replays() ->
     assert await reg.load() == Load(0, 0)
 
 
-async def test_a_token_issued_before_the_call_ended_cannot_start_it_again() -> None:
-    reg = registry()
+async def test_a_token_issued_before_the_call_ended_cannot_start_it_again(make: Make) -> None:
+    reg = await make()
     spare = await reg.offer(A)
     token = await reg.offer(A)
     assert await reg.admit(A, token) is None
@@ -109,8 +150,8 @@ async def test_a_token_issued_before_the_call_ended_cannot_start_it_again() -> N
     )
 
 
-async def test_what_the_connect_action_answers_is_given_once() -> None:
-    reg = registry()
+async def test_what_the_connect_action_answers_is_given_once(make: Make) -> None:
+    reg = await make()
     await connected(reg, A)
     await reg.release(A, Apologise("agent failed"))
     assert await reg.after_stream(A) == Apologise("agent failed")
@@ -118,8 +159,10 @@ async def test_what_the_connect_action_answers_is_given_once() -> None:
     assert await reg.after_stream(B) is None
 
 
-async def test_a_pending_transfer_outranks_the_apology_and_rest_success_clears_it() -> None:
-    reg = registry()
+async def test_a_pending_transfer_outranks_the_apology_and_rest_success_clears_it(
+    make: Make,
+) -> None:
+    reg = await make()
     await connected(reg, A)
     await reg.transferring(A, "+15551230001")
     await reg.release(A, Apologise("agent failed"))
@@ -131,16 +174,18 @@ async def test_a_pending_transfer_outranks_the_apology_and_rest_success_clears_i
     assert await reg.after_stream(B) is None
 
 
-async def test_a_transfer_for_a_call_not_held_is_not_remembered() -> None:
-    reg = registry()
+async def test_a_transfer_for_a_call_not_held_is_not_remembered(make: Make) -> None:
+    reg = await make()
     await reg.transferring(A, "+15551230001")
     await connected(reg, A)
     await reg.release(A, None)
     assert await reg.after_stream(A) is None
 
 
-async def test_twilios_completed_forgets_the_answer_and_a_release_of_nothing_is_nothing() -> None:
-    reg = registry()
+async def test_twilios_completed_forgets_the_answer_and_a_release_of_nothing_is_nothing(
+    make: Make,
+) -> None:
+    reg = await make()
     await connected(reg, A)
     await reg.release(A, Apologise("x"))
     await reg.completed(A)
@@ -151,8 +196,8 @@ async def test_twilios_completed_forgets_the_answer_and_a_release_of_nothing_is_
         await reg.offer(A)  # completed does not make a replay welcome
 
 
-async def test_memory_is_bounded_oldest_first() -> None:
-    reg = registry(max_calls=10, limit=2)
+async def test_memory_is_bounded_oldest_first(make: Make) -> None:
+    reg = await make(max_calls=10, limit=2)
     for sid in (A, B, C):
         await connected(reg, sid)
         await reg.release(sid, Apologise(sid))
@@ -165,6 +210,8 @@ async def test_memory_is_bounded_oldest_first() -> None:
 
 
 async def test_a_control_reaches_the_call_through_deliver_or_is_not_here() -> None:
+    """One process's: a control goes straight to this process's calls (the fleet's
+    registry asks who holds the call first: tests/unit/registry/test_redis.py)."""
     reg = registry()
     delivered: list[tuple[str, Control]] = []
 
@@ -185,10 +232,10 @@ async def test_a_control_reaches_the_call_through_deliver_or_is_not_here() -> No
         await reg.control(A, Say("x"))
 
 
-async def test_tokens_expire_and_free_their_line() -> None:
-    reg = registry(max_calls=1)
+async def test_tokens_expire_and_free_their_line(make: Make) -> None:
+    reg = await make(max_calls=1)
     clock = reg.clock
-    assert isinstance(clock, Clock)
+    assert isinstance(clock, Clock)  # the fleet's compares token expiries with it too
     await reg.offer(A)
     clock.now += 61
     assert await reg.load() == Load(0, 0)
