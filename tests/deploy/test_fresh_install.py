@@ -277,7 +277,7 @@ def checkout(tmp_path: Path, leg: Leg) -> tuple[Path, Path, dict[str, str], str]
     env = shell_env(python, newer_index(tmp_path / "newer"), tmp_path / "home")
     (tmp_path / "home").mkdir()
     version = run(
-        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], where, env
+        [python, "-c", "import platform; print(platform.python_version())"], where, env
     ).strip()
     return python, where, env, version
 

@@ -76,11 +76,14 @@ def _logical_lines(text: str) -> list[str]:
 
 
 def environment(python: str) -> Environment:
-    """This machine's marker environment, as a CPython ``python`` (e.g. "3.13") would see it."""
+    """This machine's marker environment, as a CPython ``python`` would see it: "3.13"
+    (its first release), or a full version such as "3.11.7" (markers like
+    ``python_full_version < '3.11.3'`` tell 3.11 releases apart)."""
     env: Environment = {str(k): str(v) for k, v in default_environment().items()}
+    full = python if python.count(".") == 2 else f"{python}.0"
     env.update(
-        python_version=python,
-        python_full_version=f"{python}.0",
+        python_version=".".join(full.split(".")[:2]),
+        python_full_version=full,
         implementation_name="cpython",
         platform_python_implementation="CPython",
     )
