@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 _calls_without_id = itertools.count(1)
 
+IN_PROGRESS = "IN_PROGRESS"  # interactionStatus: the model still works in the background
+NEED_MORE_INPUT = "NEED_MORE_INPUT"  # turnCompleteReason: it waits for the caller to go on
+
 
 @dataclass(frozen=True)
 class AgentAudio:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.agent.events import ToolCall
 from app.agent.link import AgentLink
 from app.agent.link_state import LinkPolicy
 from app.call.actions import (
@@ -29,6 +30,7 @@ from app.call.actions import (
     Log,
     Measure,
     Measured,
+    RenewSession,
     SendAudio,
     SendText,
     StartTool,
@@ -114,7 +116,7 @@ class CallBridge:
         self.tools = ToolCalls(
             {t.name: t for t in options.tools},
             {name: fn for name, fn in builtins.items() if name in declared},
-            self.link.send_tool_response,
+            self._tool_answered,
             options.tool_timeout_s,
             self.log,
         )
@@ -222,6 +224,8 @@ class CallBridge:
             await self.link.send_text(action.text)
         elif isinstance(action, Log):
             self.log.log(action.level, action.message, *action.args)
+        elif isinstance(action, RenewSession):
+            self.link.renew(action.history, resume=action.resume)
         elif isinstance(action, Admit):
             await self._admit(action.start)
         elif isinstance(action, StartTool):
@@ -232,6 +236,15 @@ class CallBridge:
             await self._transfer(action)
         elif isinstance(action, Hangup):
             raise CallOver(action.outcome, action.reason)
+
+    async def _tool_answered(
+        self, call: ToolCall, response: dict[str, Any], scheduling: str | None
+    ) -> bool:
+        """Send a tool's answer, and tell the core the call is over (it waits no more)."""
+        try:
+            return await self.link.send_tool_response(call, response, scheduling)
+        finally:
+            await self._perform_all(self.core.tool_answered(call.key, self._clock()))
 
     async def _admit(self, start: wire.Start) -> None:
         # Updated in place: the link and everything else holding this adapter follow.

@@ -1,9 +1,10 @@
 """Call records in SQLite, written as each call goes (a crash loses nothing).
 
 One row per call leg (numbers, start and end, outcome, reconnects, tokens, tool
-calls) and one row per turn of its transcript. A CallSid that comes back (a call
-redirected to the bot again, or a replayed webhook) gets a second leg beside the
-first: nothing is ever replaced. Agent turns keep what the caller actually heard: an
+calls, dead-air episodes), one row per turn of its transcript (with how Gemini 3.8
+ended it), and one row per dead-air recovery step (and per recovery). A CallSid that
+comes back (a call redirected to the bot again, or a replayed webhook) gets a second
+leg beside the first: nothing is ever replaced. Agent turns keep what the caller actually heard: an
 interrupted reply's text is cut in proportion to the audio played (known from
 Twilio's marks), at a word boundary.
 """
@@ -19,8 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecorded
-from app.call.record import CallEnd, CallStart, Turn
+from app.call.actions import (
+    CallBegan,
+    CallEnded,
+    DeadAirRecovered,
+    DeadAirStep,
+    Report,
+    TurnHeard,
+    TurnRecorded,
+)
+from app.call.record import CallEnd, CallStart, Turn, heard_text
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
 
 log = logging.getLogger(__name__)
@@ -29,11 +38,19 @@ CALL_COLUMNS = (
     "call_sid TEXT NOT NULL, stream_sid TEXT, caller TEXT, called TEXT, direction TEXT,"
     " started_at REAL, ended_at REAL, duration_s REAL, outcome TEXT, reason TEXT,"
     " reconnects INTEGER DEFAULT 0, switches INTEGER DEFAULT 0, tokens INTEGER DEFAULT 0,"
-    " tool_calls INTEGER DEFAULT 0, interruptions INTEGER DEFAULT 0"
+    " tool_calls INTEGER DEFAULT 0, interruptions INTEGER DEFAULT 0, dead_air INTEGER DEFAULT 0"
 )
 TURN_COLUMNS = (
     "seq INTEGER, at REAL, speaker TEXT, text TEXT, heard_text TEXT,"
-    " interrupted INTEGER, sent_ms REAL, heard_ms REAL"
+    " interrupted INTEGER, sent_ms REAL, heard_ms REAL,"
+    " end_reason TEXT DEFAULT '', waiting_for_input INTEGER DEFAULT 0, status TEXT DEFAULT ''"
+)
+# Columns added since files were first written: added to an older file when it is opened.
+ADDED_COLUMNS = (
+    ("legs", "dead_air", "INTEGER DEFAULT 0"),
+    ("leg_turns", "end_reason", "TEXT DEFAULT ''"),
+    ("leg_turns", "waiting_for_input", "INTEGER DEFAULT 0"),
+    ("leg_turns", "status", "TEXT DEFAULT ''"),
 )
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS legs (
@@ -44,6 +61,10 @@ CREATE TABLE IF NOT EXISTS leg_turns (
     leg_id INTEGER REFERENCES legs (id), call_sid TEXT, {TURN_COLUMNS},
     PRIMARY KEY (leg_id, seq)
 );
+CREATE TABLE IF NOT EXISTS leg_recoveries (
+    leg_id INTEGER REFERENCES legs (id), call_sid TEXT, at REAL, cause TEXT, step TEXT,
+    silent_s REAL
+);
 """
 # Files written before legs existed (one row per CallSid) are moved over once.
 MIGRATE_V1 = """
@@ -52,27 +73,17 @@ INSERT INTO legs (call_sid, stream_sid, caller, called, direction, started_at, e
     SELECT call_sid, stream_sid, caller, called, direction, started_at, ended_at,
     duration_s, outcome, reason, reconnects, switches, tokens, tool_calls, interruptions
     FROM calls;
-INSERT INTO leg_turns SELECT legs.id, turns.call_sid, seq, at, speaker, text, heard_text,
+INSERT INTO leg_turns (leg_id, call_sid, seq, at, speaker, text, heard_text, interrupted,
+    sent_ms, heard_ms) SELECT legs.id, turns.call_sid, seq, at, speaker, text, heard_text,
     interrupted, sent_ms, heard_ms FROM turns JOIN legs USING (call_sid);
 DROP TABLE turns;
 DROP TABLE calls;
 """
 
 
-def heard_text(text: str, heard_ms: float, sent_ms: float) -> str:
-    """The part of ``text`` the caller heard, if only ``heard_ms`` of ``sent_ms`` played."""
-    if sent_ms <= 0 or heard_ms >= sent_ms:
-        return text
-    keep = int(len(text) * max(0.0, heard_ms) / sent_ms)
-    cut = text[:keep]
-    if keep < len(text) and " " in cut:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,.;:") + ("…" if cut else "")
-
-
 SHOWN = (
     "call_sid, leg, stream_sid, caller, called, direction, started_at, ended_at, duration_s,"
-    " outcome, reason, reconnects, switches, tokens, tool_calls, interruptions"
+    " outcome, reason, reconnects, switches, tokens, tool_calls, interruptions, dead_air"
 )
 
 
@@ -87,6 +98,10 @@ class CallRecords:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        for table, column, kind in ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if "calls" in tables:
             self._db.executescript(f"BEGIN; {MIGRATE_V1} COMMIT;")
@@ -122,11 +137,11 @@ class CallRecords:
         return leg
 
     def turn(self, call_sid: str, turn: Turn) -> None:
-        shown = (
-            heard_text(turn.text, turn.heard_ms, turn.sent_ms) if turn.interrupted else turn.text
-        )
+        shown = turn.heard_text
         self._run(
-            "INSERT INTO leg_turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO leg_turns (leg_id, call_sid, seq, at, speaker, text, heard_text,"
+            " interrupted, sent_ms, heard_ms, end_reason, waiting_for_input, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._leg(call_sid),
                 call_sid,
@@ -138,7 +153,18 @@ class CallRecords:
                 int(turn.interrupted),
                 turn.sent_ms,
                 turn.heard_ms,
+                turn.end_reason,
+                int(turn.waiting_for_input),
+                turn.status,
             ),
+        )
+
+    def recovery(self, call_sid: str, cause: str, step: str, silent_s: float) -> None:
+        """A dead-air recovery step (``step`` nudge, resume, seed, apology) or, with step
+        ``recovered``, the end of one; ``silent_s``: the dead air the caller had heard."""
+        self._run(
+            "INSERT INTO leg_recoveries VALUES (?, ?, ?, ?, ?, ?)",
+            (self._leg(call_sid), call_sid, time.time(), cause, step, silent_s),
         )
 
     def turn_heard(self, call_sid: str, turn: Turn) -> None:
@@ -156,7 +182,7 @@ class CallRecords:
     def call_ended(self, end: CallEnd) -> None:
         self._run(
             "UPDATE legs SET ended_at=?, duration_s=?, outcome=?, reason=?, reconnects=?,"
-            " switches=?, tokens=?, tool_calls=?, interruptions=? WHERE id=?",
+            " switches=?, tokens=?, tool_calls=?, interruptions=?, dead_air=? WHERE id=?",
             (
                 time.time(),
                 end.duration_s,
@@ -167,6 +193,7 @@ class CallRecords:
                 end.tokens,
                 end.tool_calls,
                 end.interruptions,
+                end.dead_air,
                 self._legs.pop(end.call_sid, None) or self._leg(end.call_sid),
             ),
         )
@@ -187,13 +214,21 @@ class CallRecords:
         if row is None:
             return None
         turns = self._run(
-            "SELECT speaker, text, heard_text, interrupted, sent_ms, heard_ms, at FROM leg_turns"
-            " WHERE leg_id=? ORDER BY seq",
+            "SELECT speaker, text, heard_text, interrupted, sent_ms, heard_ms, at, end_reason,"
+            " waiting_for_input, status FROM leg_turns WHERE leg_id=? ORDER BY seq",
+            (row["id"],),
+        ).fetchall()
+        recoveries = self._run(
+            "SELECT at, cause, step, silent_s FROM leg_recoveries WHERE leg_id=? ORDER BY rowid",
             (row["id"],),
         ).fetchall()
         record = dict(row)
         del record["id"]
-        return {**record, "turns": [dict(t) for t in turns]}
+        return {
+            **record,
+            "turns": [dict(t) for t in turns],
+            "recoveries": [dict(r) for r in recoveries],
+        }
 
     def close(self) -> None:
         with self._lock:
@@ -224,6 +259,11 @@ class RecordsSink:
         elif isinstance(report, TurnHeard):
             call_sid = self._call_sid
             self._submit(lambda: records.turn_heard(call_sid, report.turn))
+        elif isinstance(report, (DeadAirStep, DeadAirRecovered)):
+            call_sid = self._call_sid
+            step = report.step if isinstance(report, DeadAirStep) else "recovered"
+            cause, silent = report.cause, report.silent_s
+            self._submit(lambda: records.recovery(call_sid, cause, step, silent))
         elif isinstance(report, CallEnded) and report.admitted:
             self._submit(lambda: records.call_ended(report.end))
 
@@ -247,13 +287,20 @@ def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
         f"  {record.get('caller') or '?'} → {record.get('called') or '?'}"
         f"  reconnects {record.get('reconnects', 0)}  tokens {record.get('tokens', 0)}"
         f"  tools {record.get('tool_calls', 0)}"
+        + (f"  dead air {record['dead_air']}" if record.get("dead_air") else "")
     )
     if not with_turns:
         return head
     lines = [head]
     for turn in record.get("turns", []):
         mark = " (interrupted)" if turn["interrupted"] else ""
+        ended = turn.get("end_reason") or (
+            "waiting for input" if turn.get("waiting_for_input") else ""
+        )
+        mark += f" ({ended})" if ended else ""
         lines.append(f"  {turn['speaker']:>6}{mark}: {turn['heard_text']}")
+    for step in record.get("recoveries", []):
+        lines.append(f"  dead air ({step['cause']}, {step['silent_s']:.1f} s): {step['step']}")
     return "\n".join(lines)
 
 

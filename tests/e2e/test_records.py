@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from app.sinks.records import CallRecords, heard_text
+from app.call.record import heard_text
+from app.sinks.records import CallRecords
 from tests.support.calls import BARGE_IN, CALL_SID, REPLY, start_call
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import ROOT, process_env, serve_app, settings_for

@@ -22,6 +22,7 @@ PURE = {
     "app.json_objects",
     "app.audio.convert",
     "app.audio.onset",
+    "app.audio.thinking_sound",
     "app.telephony.wire",
     "app.telephony.sids",
     "app.telephony.twiml",
@@ -37,6 +38,7 @@ PURE = {
     "app.call.actions",
     "app.call.budget",
     "app.call.core",
+    "app.call.dead_air",
     "app.call.ending",
     "app.call.farewell",
     "app.call.guard",
@@ -45,6 +47,7 @@ PURE = {
     "app.call.outcome",
     "app.call.playback",
     "app.call.record",
+    "app.call.thinking",
     "app.call.transcript",
     "app.server.throttle",
 }

@@ -31,6 +31,7 @@ from google import genai
 from google.genai import errors, types
 
 from app.agent.events import (
+    IN_PROGRESS,
     AgentAudio,
     AgentEvent,
     GenerationComplete,
@@ -88,9 +89,6 @@ def _text(value: object) -> str:
     ``""`` for none, and for the enums' ``…_UNSPECIFIED``."""
     text = "" if value is None else str(getattr(value, "value", value))
     return "" if text.endswith("UNSPECIFIED") else text
-
-
-IN_PROGRESS = "IN_PROGRESS"
 
 
 def _voice_activity(activity: types.VoiceActivity) -> VoiceActivity | None:
