@@ -330,9 +330,12 @@ class CallCore:
             turn = playback.ledger.turn(playback.turn)
             actions.append(info("agent turn %d (%.0f ms): %r", playback.turn, turn.sent_ms, text))
             actions += self.transcript.agent_turn(turn, interrupted=False, ended=ended)
-        elif ended is not None and (ended.reason or ended.waiting_for_input):
+        elif ended is not None and (
+            ended.reason or ended.waiting_for_input or ended.status == IN_PROGRESS
+        ):
             # A turn the model ended without a word: how it ended is worth keeping.
-            reason = ended.reason or "waiting for input"
+            reason = ended.reason or ("waiting for input" if ended.waiting_for_input else "")
+            reason = reason or "still working in the background"
             actions.append(info("the model ended a turn without speaking (%s)", reason))
             actions += self.transcript.agent_turn(TurnPlayback(0), interrupted=False, ended=ended)
         return actions
@@ -355,9 +358,12 @@ class CallCore:
         actions = self._limits(now)
         if self.phase is not Phase.IN_CALL or any(isinstance(a, Hangup) for a in actions):
             return actions
-        audible = self.playback.audible
-        actions += self.thinking.tick(now, audible=audible)
-        return actions + self.dead_air.tick(now, audible=audible, ending=self.ending.ending)
+        playback = self.playback
+        actions += self.thinking.tick(now, audible=playback.audible)
+        # What the caller hears, not whether a reply is under way: one that stops
+        # mid-sentence is still "speaking", with nothing left to play.
+        ending = self.ending.ending
+        return actions + self.dead_air.tick(now, audible=playback.playing, ending=ending)
 
     def _limits(self, now: float) -> list[Action]:
         if self.phase is Phase.AWAITING_START:

@@ -49,8 +49,12 @@ class Playback:
     def audible(self) -> bool:
         """The agent is replying, or audio it sent is still playing to the caller. A
         cleared turn is silent at once, however much of it was never heard."""
-        if self.state is Speech.SPEAKING:
-            return True
+        return self.state is Speech.SPEAKING or self.playing
+
+    @property
+    def playing(self) -> bool:
+        """Audio the agent sent is still playing to the caller (Twilio's marks say so),
+        whether or not the reply is over."""
         playback = self.ledger.turns.get(self.turn)
         return (
             playback is not None

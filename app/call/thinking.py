@@ -7,7 +7,10 @@ playing. Twilio plays whatever it holds, so the sound goes one 20 ms frame at a 
 each followed by a mark of its own, and never more than :data:`AHEAD` frames are
 waiting at Twilio: a frame is sent when one of its marks comes back. It stops at the
 next frame (nothing more is sent; at most :data:`AHEAD` frames, 40 ms, still play) when
-agent audio arrives, when the caller starts talking, or when the work is over. The
+agent audio arrives, when the caller starts talking, or when the work is over. After
+agent audio it may come back once that has played (the model said "let me check" and
+the tool still runs); after the caller talked over it, not until new work begins
+(talking before it started only puts its start off). The
 sound is never the agent's speech: no turn, nothing in the playback ledger or the
 transcript; a recording gets it (:class:`ThinkingAudioSent`) as what the caller heard.
 """
@@ -48,6 +51,7 @@ class ThinkingAudio:
         self._in_progress = False
         self._working_since: float | None = None  # tools or background work began
         self._quiet_since = 0.0  # last agent audio or caller speech
+        self._barged = False  # the caller talked over it: not again until new work
         self._position = 0  # where in the sound the next frame starts
         self._seq = 0
         self._began = 0.0
@@ -64,6 +68,7 @@ class ThinkingAudio:
 
     def tool_started(self, key: str, now: float) -> None:
         self._tools.add(key)
+        self._barged = False  # new work: the caller may wait for this one
         self._work(now)
 
     def tool_finished(self, key: str, now: float) -> list[Action]:
@@ -79,7 +84,7 @@ class ThinkingAudio:
         if working and self._working_since is None:
             self._working_since = now
         elif not working:
-            self._working_since = None
+            self._working_since, self._barged = None, False
             return self._stop(now, "the work is done")
         return []
 
@@ -90,7 +95,11 @@ class ThinkingAudio:
         return self._stop(now, "the agent speaks")
 
     def caller_speech(self, now: float) -> list[Action]:
+        """The caller talks (or Gemini says so): over the sound, a barge-in."""
         self._quiet_since = now
+        if self.state is not Sound.PLAYING:
+            return []
+        self._barged = True
         return self._stop(now, "the caller speaks")
 
     def _stop(self, now: float, why: str) -> list[Action]:
@@ -108,6 +117,8 @@ class ThinkingAudio:
 
     def tick(self, now: float, *, audible: bool) -> list[Action]:
         if self.state is Sound.PLAYING or self._working_since is None or not self._on:
+            return []
+        if self._barged:
             return []
         waited = now - max(self._working_since, self._quiet_since)
         if audible or waited < self._policy.after_s:

@@ -173,7 +173,7 @@ def test_no_thinking_frame_follows_a_barge_in(barge: object) -> None:
     assert events(call.frame(mark(f"{MARK_PREFIX}1"))) == []
 
 
-def test_a_caller_talking_stops_it_and_the_tools_answer_ends_it() -> None:
+def test_a_caller_talking_stops_it_for_the_rest_of_the_tools_run() -> None:
     call = Call.started(thinking=THINKING)
     call.agent(ToolCall("c1", "lookup", {}))
     call.tick(1.0)
@@ -183,11 +183,14 @@ def test_a_caller_talking_stops_it_and_the_tools_answer_ends_it() -> None:
         in spoken
     )
     call.frame(QUIET)
-    assert call.tick(0.7) == []
-    assert events(call.tick(0.2)) == []  # two of its frames still wait at Twilio
-    call.frame(mark(f"{MARK_PREFIX}1"))
-    assert sound(call) is Sound.PLAYING
-    actions = call.core.tool_answered(ToolCall("c1", "lookup", {}).key, call.now)
+    assert events(call.tick(5.0) + call.frame(mark(f"{MARK_PREFIX}1"))) == []
+    assert sound(call) is Sound.QUIET
+    call.agent(ToolCall("c2", "lookup", {}))  # new work: the caller may wait for it
+    call.frame(mark(f"{MARK_PREFIX}2"))
+    assert events(call.tick(0.9)) == ["media", "mark", "media", "mark"]
+    call.core.tool_answered(ToolCall("c1", "lookup", {}).key, call.now)
+    assert sound(call) is Sound.PLAYING  # c2 still runs
+    actions = call.core.tool_answered(ToolCall("c2", "lookup", {}).key, call.now)
     assert [type(a) for a in actions] == [act.Log]
     assert sound(call) is Sound.QUIET
 
@@ -331,3 +334,13 @@ def test_the_log_lines_name_what_happened(caplog: pytest.LogCaptureFixture) -> N
         line.message % line.args
         == "dead air (no_reply, 3.1 s of silence): step 1, nudging the agent"
     )
+
+
+def test_a_turn_ended_in_progress_without_a_word_is_recorded() -> None:
+    call = Call.started()
+    actions = call.agent(TurnComplete(status="IN_PROGRESS"))
+    message = "the model ended a turn without speaking (%s)"
+    assert info(message, "still working in the background") in actions
+    (row,) = [a.turn for a in actions if isinstance(a, TurnRecorded)]
+    assert (row.text, row.status, row.end_reason) == ("", "IN_PROGRESS", "")
+    assert not any(isinstance(a, TurnRecorded) for a in call.agent(TurnComplete(status="IDLE")))

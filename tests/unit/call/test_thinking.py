@@ -92,16 +92,35 @@ def test_it_stops_at_the_next_frame(stop: str) -> None:
     assert t.pending_marks == 0 and t.frames_sent == 3
 
 
-def test_after_a_stop_it_waits_again_for_quiet_before_it_comes_back() -> None:
+def test_after_the_agent_spoke_it_comes_back_once_that_played() -> None:
     t = thinking()
     t.tool_started("c1", 0.0)
     t.tick(1.0, audible=False)
     t.mark("think-1")
-    t.caller_speech(1.5)  # the caller talks while the tool still runs
+    t.agent_audio(1.5)  # "let me check that for you", and the tool still runs
     assert t.mark("think-2") == []
-    assert t.tick(2.2, audible=False) == []
+    assert t.tick(2.0, audible=True) == []  # still playing
+    assert t.tick(2.2, audible=False) == []  # 0.8 s after the agent's audio
     assert frames(t.tick(2.31, audible=False)) == [SOUND[:160]]  # one still waits at Twilio
     assert t.pending_marks == 2
+
+
+def test_after_the_caller_barged_in_it_stays_off_until_new_work() -> None:
+    t = thinking()
+    t.tool_started("c1", 0.0)
+    t.tick(1.0, audible=False)
+    t.caller_speech(1.5)
+    assert t.tick(30.0, audible=False) == []  # the same tool still runs
+    t.tool_started("c2", 31.0)
+    assert frames(t.tick(31.81, audible=False)) == []  # both earlier frames still wait
+    assert t.state is Sound.PLAYING
+    t.tool_finished("c1", 32.0)
+    t.tool_finished("c2", 32.0)
+    t.caller_speech(33.0)  # not during work: nothing held
+    t.in_progress(True, 34.0)
+    assert t.tick(34.81, audible=False)[0] == info(
+        "thinking audio on: %s", "the model is still working"
+    )
 
 
 def test_the_model_working_in_the_background_plays_it_too() -> None:
