@@ -204,3 +204,31 @@ def test_env_example_is_complete_and_loads(tmp_path: Path, monkeypatch: pytest.M
 
 def test_empty_greeting_means_wait_for_the_caller() -> None:
     assert load(greeting="").greeting == ""
+
+
+def test_the_thinking_sound_and_dead_air_policy_are_built_once_from_the_settings(
+    tmp_path: Path,
+) -> None:
+    import io
+    import wave
+
+    from app.audio import thinking_sound
+    from app.server.services import bridge_options
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(22050)
+        wav.writeframes(b"\x10\x00" * 22050)
+    (tmp_path / "hum.wav").write_bytes(out.getvalue())
+    options = bridge_options(
+        load(thinking_audio_file=str(tmp_path / "hum.wav"), thinking_audio_after_ms=500)
+    )
+    assert options.core.thinking.sound == thinking_sound.from_wav(out.getvalue())
+    assert options.core.thinking.after_s == 0.5
+    assert bridge_options(load()).core.thinking.sound == thinking_sound.built_in()
+    assert bridge_options(load(thinking_audio_after_ms=0)).core.thinking.sound == b""
+    dead_air = bridge_options(load(dead_air_seconds=4, gemini_connect_timeout_s=6)).core.dead_air
+    assert (dead_air.seconds, dead_air.switch_wait_s) == (4, 10)
+    assert dead_air.instruction.startswith("The caller is hearing silence")
