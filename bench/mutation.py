@@ -52,7 +52,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "app/call/limits.py": ("tests/unit/call/test_limits.py",),
     "app/call/transcript.py": ("tests/unit/call/test_transcript.py",),
     "app/call/farewell.py": ("tests/unit/call/test_farewell.py",),
-    "app/call/core.py": ("tests/unit/call/test_core.py",),
+    "app/call/core.py": ("tests/unit/call/test_core.py", "tests/unit/call/test_core_recovery.py"),
+    "app/call/dead_air.py": ("tests/unit/call/test_dead_air.py",),
+    "app/call/thinking.py": ("tests/unit/call/test_thinking.py",),
     "app/call/ledger.py": ("tests/unit/call/test_ledger.py",),
     "app/call/outcome.py": ("tests/unit/call/test_outcome.py",),
     "app/call/budget.py": ("tests/unit/call/test_budget.py",),
@@ -69,6 +71,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     # audio
     "app/audio/onset.py": ("tests/unit/audio/test_onset.py",),
     "app/audio/convert.py": ("tests/unit/audio/test_convert.py",),
+    "app/audio/thinking_sound.py": ("tests/unit/audio/test_thinking_sound.py",),
 }
 
 # What the copy needs: the code, the tests and what they import (bench.gemini_wire).

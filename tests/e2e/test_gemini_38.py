@@ -27,7 +27,14 @@ from app.agent.gemini.session import read_message
 from app.call.outcome import Outcome
 from app.sinks.records import CallRecords
 from app.telephony.captures import capture_ulaw
-from tests.support.calls import BARGE_IN, CALL_SID, QUESTION, REPLY, start_call
+from tests.support.calls import (
+    BARGE_IN,
+    CALL_SID,
+    QUESTION,
+    REPLY,
+    reply_talked_over,
+    start_call,
+)
 from tests.support.dead_air_calls import (
     ANSWER,
     CALLER_MS,
@@ -156,10 +163,7 @@ async def test_barge_in_acts_on_the_first_signal_and_cuts_once(
     moments: dict[str, float] = {}
 
     async def scenario(conn: StandInConnection) -> None:
-        await conn.wait_audio_ms(200)
-        stop = asyncio.Event()
-        speaking = asyncio.create_task(conn.send_audio(REPLY * 3, realtime=2.0, until=stop))
-        await conn.wait_audio_ms(1500 + 300)  # the caller has been talking for 300 ms
+        stop, speaking = await reply_talked_over(conn)
         signals = [conn.voice_activity(True, "1.800s"), conn.interrupted()]
         if first == "voice_activity":
             await signals[0]  # Gemini's detector first: the model is still sending
