@@ -60,39 +60,35 @@ def from_wav(data: bytes) -> bytes:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             frames = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError) as error:
-        raise SoundFileError(
-            f"is not a PCM WAV file ({error or 'truncated'}): save it as 16-bit PCM WAV"
-        ) from None
-    if rate <= 0 or channels <= 0:
-        raise SoundFileError(f"declares {rate} Hz and {channels} channel(s)")
-    samples = _linear(frames, width)
-    usable = len(samples) // channels * channels
-    mono = samples[:usable].reshape(-1, channels).mean(axis=1)
-    seconds = len(mono) / rate
+        why = str(error) or "it ends too early"
+        raise SoundFileError(f"is not a PCM WAV file ({why}): save it as 16-bit PCM WAV") from None
+    if rate <= 0:  # (the wave module refuses a file with no channels itself)
+        raise SoundFileError(f"declares a rate of {rate} Hz")
+    # A file cut short may end inside a frame: only whole frames are read.
+    whole = len(frames) // (width * channels) * (width * channels)
+    mono = _linear(frames[:whole], width).reshape(-1, channels).mean(axis=1)
     if not len(mono):
         raise SoundFileError("holds no audio")
-    if seconds > MAX_FILE_SECONDS:
+    if len(mono) > MAX_FILE_SECONDS * rate:
+        seconds = len(mono) / rate
         raise SoundFileError(
-            f"is {seconds:.0f} s long: use a short loop (at most {MAX_FILE_SECONDS:.0f} s)"
+            f"is {seconds:.1f} s long: use a short loop (at most {MAX_FILE_SECONDS:.0f} s)"
         )
     return _ulaw(resample(mono, rate, TWILIO_RATE))
 
 
 def _linear(frames: bytes, width: int) -> FloatArray:
-    """PCM samples of ``width`` bytes (8-bit unsigned, wider signed LE) on the 16-bit scale."""
+    """PCM samples of ``width`` bytes (8-bit unsigned, wider signed LE) on the 16-bit
+    scale: each sample's top two bytes read as a signed 16-bit number, with the bytes
+    below them as its fraction."""
     if width == 1:
         return (np.frombuffer(frames, dtype=np.uint8).astype(np.float64) - 128) * 256
-    if width == 3:
-        raw = np.frombuffer(frames[: len(frames) // 3 * 3], dtype=np.uint8).reshape(-1, 3)
-        value = raw[:, 0].astype(np.int32) | raw[:, 1].astype(np.int32) << 8
-        value |= raw[:, 2].astype(np.int8).astype(np.int32) << 16
-        return value.astype(np.float64) / 256
-    kinds = {2: "<i2", 4: "<i4"}
-    if width not in kinds:
+    if width not in (2, 3, 4):
         raise SoundFileError(f"has {8 * width}-bit samples: save it as 16-bit PCM WAV")
-    scale = 1.0 if width == 2 else 1 / 65536
-    usable = len(frames) // width * width
-    return np.frombuffer(frames[:usable], dtype=kinds[width]).astype(np.float64) * scale
+    raw = np.frombuffer(frames, dtype=np.uint8).reshape(-1, width)
+    padded = np.zeros((len(raw), 4), dtype=np.uint8)  # into the top bytes of an int32
+    padded[:, 4 - width :] = raw
+    return padded.view("<i4")[:, 0] / 65536
 
 
 def resample(samples: FloatArray, rate: int, to_rate: int) -> FloatArray:
@@ -100,19 +96,18 @@ def resample(samples: FloatArray, rate: int, to_rate: int) -> FloatArray:
     each output instant, its cutoff at 90 % of the lower Nyquist frequency (so what
     the lower rate cannot carry is filtered out, not folded back)."""
     if rate == to_rate:
-        return samples.astype(np.float64)
+        return samples
     ratio = to_rate / rate
     scale = min(1.0, ratio)  # filter in input samples: wider when the rate goes down
     cutoff = 0.45 * scale  # cycles per input sample
     half = math.ceil(HALF_TAPS / scale)
     n_out = int(len(samples) * ratio)
-    padded = np.concatenate((np.zeros(half), samples, np.zeros(half + 1)))
+    padded = np.concatenate((np.zeros(half), samples, np.zeros(half)))
     offsets = np.arange(-half + 1, half + 1)
     out = np.empty(n_out)
     for start in range(0, n_out, 4096):
         position = np.arange(start, min(n_out, start + 4096)) / ratio
-        base = np.floor(position).astype(np.int64)
-        index = base[:, None] + offsets[None, :]
+        index = np.floor(position).astype(np.int64)[:, None] + offsets[None, :]
         distance = position[:, None] - index
         window = np.i0(KAISER_BETA * np.sqrt(np.clip(1 - (distance / half) ** 2, 0, 1)))
         taps = 2 * cutoff * np.sinc(2 * cutoff * distance) * window / np.i0(KAISER_BETA)

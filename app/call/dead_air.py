@@ -35,6 +35,7 @@ at any point ends the recovery.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
@@ -54,6 +55,7 @@ from app.call.outcome import Outcome
 
 LOG_PREFIX = "dead air"  # every line this machine writes starts so (tests count them)
 MAX_TALK_S = 30.0  # a voiceActivity start whose end never came stops counting after this
+NEVER = -math.inf
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,14 @@ class Step(Enum):
 History = Callable[[], tuple[HistoryTurn, ...]]
 
 
+class Reply(Enum):
+    """The agent's reply since the last turn's end, as far as its audio goes."""
+
+    NONE = "none"  # no agent audio since the last turn's end
+    SENDING = "sending"  # audio came; the model has not said it is done
+    GENERATED = "generated"  # generationComplete: the rest only plays out
+
+
 class DeadAirWatch:
     def __init__(self, policy: DeadAirPolicy, history: History) -> None:
         self._policy = policy
@@ -99,22 +109,22 @@ class DeadAirWatch:
         self.step = Step.WATCHING
         self.cause: Cause | None = None
         self.recoveries = 0  # dead-air episodes that needed a step (for the call's end)
-        self._talk_began: float | None = None  # voiceActivity start, until its end
-        self._caller_end: float | None = None
-        self._heard_at: float | None = None  # agent audio last audible to the caller
-        self._agent_at: float | None = None  # agent audio last arrived
-        self._restart_at: float | None = None  # a tool answered, work ended, a new session
-        self._cut_at: float | None = None  # the reply stopped or was cut
+        self._reply = Reply.NONE
+        # moments (NEVER until they happen)
+        self._talk_began = NEVER  # voiceActivity start, until its end
+        self._caller_end = NEVER  # the caller's last speech, or voiceActivity end
+        self._heard_at = NEVER  # agent audio last audible to the caller
+        self._agent_at = NEVER  # agent audio last arrived
+        self._restart_at = NEVER  # a tool answered, background work ended, a new session
+        self._cut_at = NEVER  # a reply was cut by an interruption
+        self._step_at = NEVER
+        self._silent_since = NEVER
         self._tools: set[str] = set()
         self._in_progress = False
         self._waiting = False  # the model said it waits for the caller to go on
-        self._replying = False  # agent audio since the last turn's end
-        self._generated = False  # ... and generationComplete for it
         self._empty_turn = False  # an empty turnComplete after the caller's words
         self._closing_cut = False  # the next turnComplete ends an interrupted turn
-        self._step_at = 0.0
-        self._silent_since = 0.0
-        self._awaiting_switch = False
+        self._awaiting_switch = False  # a new session asked for, not there yet
 
     # the caller
 
@@ -129,8 +139,7 @@ class DeadAirWatch:
             self._talk_began = now
             self._spoke()
         else:
-            self._talk_began = None
-            self._caller_end = now
+            self._talk_began, self._caller_end = NEVER, now
 
     def caller_said(self, now: float) -> None:
         """A non-empty input transcription."""
@@ -140,11 +149,9 @@ class DeadAirWatch:
             return
         # Words already answered (transcription runs late), unless no reply came for a
         # while: then they are speech the local detector did not take for speech.
-        replied = _latest(self._agent_at, self._heard_at)
-        if replied is not None and now - replied < self._policy.seconds:
+        if now - max(self._agent_at, self._heard_at) < self._policy.seconds:
             return
-        self.debt = Debt.ANSWER
-        self._caller_end = _latest(self._caller_end, now)
+        self.debt, self._caller_end = Debt.ANSWER, now
 
     def _spoke(self) -> None:
         self._empty_turn = self._waiting = False
@@ -156,7 +163,8 @@ class DeadAirWatch:
     def agent_audio(self, now: float) -> list[Action]:
         """Agent audio on its way to the caller: whatever was owed is being paid."""
         self._agent_at = now
-        self._replying = True
+        if self._reply is Reply.NONE:
+            self._reply = Reply.SENDING
         self.debt, self._empty_turn, self._waiting = Debt.NONE, False, False
         if self.step is Step.WATCHING:
             return []
@@ -169,28 +177,27 @@ class DeadAirWatch:
         ]
 
     def generation_complete(self) -> None:
-        self._generated = True
+        if self._reply is Reply.SENDING:  # (with no audio, the turn is still empty)
+            self._reply = Reply.GENERATED
 
     def interrupted(self, now: float, *, cut: bool) -> None:
         """Gemini's ``interrupted``; ``cut``: a reply was playing or being sent."""
-        self._closing_cut = True
-        self._replying = self._generated = False
+        self._closing_cut, self._reply = True, Reply.NONE
         if cut and self.debt is Debt.NONE:  # nobody spoke for it, as far as we heard
             self.debt, self.cause, self._cut_at = Debt.REST, Cause.MUTE, now
 
     def turn_complete(self, now: float, *, reason: str, waiting: bool, status: str) -> None:
-        closing_cut, self._closing_cut = self._closing_cut, False
-        replied = self._replying
-        self._replying = self._generated = False
+        replied = self._reply is not Reply.NONE or self._closing_cut
+        self._closing_cut, self._reply = False, Reply.NONE
         if status:
             self.interaction(status == IN_PROGRESS, now)
         if waiting or reason == NEED_MORE_INPUT:
             self.waiting_for_input()
-        elif not (replied or closing_cut) and self.debt in (Debt.UNHEARD, Debt.ANSWER):
+        elif not replied and self.debt in (Debt.UNHEARD, Debt.ANSWER):
             self._empty_turn = True
 
     def waiting_for_input(self) -> None:
-        self.debt, self._waiting, self._empty_turn = Debt.NONE, True, False
+        self.debt, self._waiting = Debt.NONE, True
         self.step, self._awaiting_switch = Step.WATCHING, False
 
     def interaction(self, in_progress: bool, now: float) -> None:
@@ -208,12 +215,10 @@ class DeadAirWatch:
 
     def switched(self, now: float, *, resumed: bool) -> list[Action]:
         """The call is on a new session (asked for, or after a loss)."""
-        self._replying = self._generated = False
-        self._restart_at = now
+        self._reply, self._restart_at = Reply.NONE, now
         if not self._awaiting_switch:
             return []
-        self._awaiting_switch = False
-        self._step_at = now
+        self._awaiting_switch, self._step_at = False, now
         if self.step is Step.RESUME and not resumed:  # resuming failed: seeded instead
             self.step = Step.SEED
             return self._report(now, "the session could not be resumed: a fresh one was told")
@@ -226,7 +231,7 @@ class DeadAirWatch:
             return []
         if audible:
             self._heard_at = now
-        talking = self._talk_began is not None and now - self._talk_began < MAX_TALK_S
+        talking = now - self._talk_began < MAX_TALK_S
         if audible or ending or self._tools or self._in_progress or talking:
             return []
         if self.step is Step.WATCHING:
@@ -244,24 +249,18 @@ class DeadAirWatch:
 
     def _since(self) -> float:
         """When the silence the caller hears began: the latest of the moments above."""
-        moments = (self._caller_end, self._heard_at, self._agent_at, self._restart_at)
-        return _latest(*moments, self._cut_at) or 0.0
+        return max(self._caller_end, self._heard_at, self._agent_at, self._restart_at, self._cut_at)
 
     def _due(self, now: float) -> Cause | None:
-        bound = self._policy.seconds
+        late = now >= self._since() + self._policy.seconds
         if self.debt is Debt.ANSWER:
-            quiet = now - (self._caller_end or 0.0) >= self._policy.settle_s
-            if self._empty_turn and quiet:
+            if self._empty_turn and now - self._caller_end >= self._policy.settle_s:
                 return Cause.EMPTY_TURN
-            return Cause.NO_REPLY if now >= self._since() + bound else None
-        if self.debt is Debt.NONE and self._replying and not self._generated:
-            if now >= self._since() + bound:
-                self.debt = Debt.REST
-                return Cause.STOPPED
-            return None
-        if self.debt is Debt.REST and now >= self._since() + bound:
-            return self.cause
-        return None
+            return Cause.NO_REPLY if late else None
+        if self.debt is Debt.NONE and self._reply is Reply.SENDING and late:
+            self.debt = Debt.REST
+            return Cause.STOPPED
+        return self.cause if self.debt is Debt.REST and late else None
 
     def _next(self, now: float) -> list[Action]:
         self.step = Step(self.step.value + 1)
@@ -288,8 +287,3 @@ class DeadAirWatch:
             (LOG_PREFIX, self.cause, silent, self.step.value, what),
         )
         return [line, DeadAirStep(str(self.cause), step, silent)]
-
-
-def _latest(*moments: float | None) -> float | None:
-    known = [m for m in moments if m is not None]
-    return max(known) if known else None

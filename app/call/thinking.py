@@ -46,19 +46,24 @@ class ThinkingAudio:
         self._record = record
         self.state = Sound.QUIET
         self.frames_sent = 0
-        self.pending_marks = 0  # thinking frames Twilio holds (sent, mark not back)
+        self._pending: set[str] = set()  # its marks Twilio holds (sent, not back yet)
         self._tools: set[str] = set()
         self._in_progress = False
         self._working_since: float | None = None  # tools or background work began
         self._quiet_since = 0.0  # last agent audio or caller speech
         self._barged = False  # the caller talked over it: not again until new work
-        self._position = 0  # where in the sound the next frame starts
+        self._position = 0  # where in the sound the next frame starts (it loops on)
         self._seq = 0
         self._began = 0.0
 
     @property
     def _on(self) -> bool:
         return self._policy.after_s > 0 and len(self._policy.sound) >= FRAME_BYTES
+
+    @property
+    def pending_marks(self) -> int:
+        """Its frames Twilio holds: sent, their marks not back yet."""
+        return len(self._pending)
 
     @staticmethod
     def owns(mark: str) -> bool:
@@ -111,8 +116,11 @@ class ThinkingAudio:
     # Twilio and the clock
 
     def mark(self, name: str) -> list[Action]:
-        """One of this sound's marks came back: a frame played (or was cleared)."""
-        self.pending_marks = max(0, self.pending_marks - 1)
+        """One of this sound's marks came back: a frame played (or was cleared). A mark
+        it is not waiting for (replayed, or made up) plays nothing and sends nothing."""
+        if name not in self._pending:
+            return []
+        self._pending.discard(name)
         return self._frame() if self.state is Sound.PLAYING else []
 
     def tick(self, now: float, *, audible: bool) -> list[Action]:
@@ -123,7 +131,7 @@ class ThinkingAudio:
         waited = now - max(self._working_since, self._quiet_since)
         if audible or waited < self._policy.after_s:
             return []
-        self.state, self._began, self._position = Sound.PLAYING, now, 0
+        self.state, self._began = Sound.PLAYING, now
         why = "a tool is running" if self._tools else "the model is still working"
         actions: list[Action] = [info("thinking audio on: %s", why)]
         for _ in range(AHEAD - self.pending_marks):
@@ -131,8 +139,6 @@ class ThinkingAudio:
         return actions
 
     def _frame(self) -> list[Action]:
-        if self.pending_marks >= AHEAD:
-            return []
         sound = self._policy.sound
         ulaw = sound[self._position : self._position + FRAME_BYTES]
         self._position += FRAME_BYTES
@@ -141,10 +147,10 @@ class ThinkingAudio:
             ulaw += sound[: self._position]
         self._seq += 1
         self.frames_sent += 1
-        self.pending_marks += 1
+        name = f"{MARK_PREFIX}{self._seq}"
+        self._pending.add(name)
         actions: list[Action] = [ToCaller(wire.media_message(self._stream_sid, ulaw))]
         if self._record:
             actions.append(ThinkingAudioSent(ulaw))
-        name = f"{MARK_PREFIX}{self._seq}"
         actions.append(ToCaller(wire.mark_message(self._stream_sid, name)))
         return actions

@@ -100,7 +100,7 @@ def test_channels_are_mixed_down() -> None:
         (b"not a wav at all", "is not a PCM WAV file"),
         (b"RIFF\x24\x00\x00\x00WAVEfmt ", "is not a PCM WAV file"),
         (wav(b"", rate=8000), "holds no audio"),
-        (wav(b"\0\0" * 8000 * 61, rate=8000), "is 61 s long"),
+        (wav(b"\0\0" * 8000 * 61, rate=8000), "is 61.0 s long: use a short loop"),
     ],
 )
 def test_files_that_cannot_be_used_say_why(data: bytes, says: str) -> None:
@@ -118,3 +118,109 @@ def test_a_float_wav_is_refused_with_the_fix() -> None:
 def test_resampling_to_the_same_rate_changes_nothing() -> None:
     samples = tone(300, 8000, 0.1)
     assert np.array_equal(ts.resample(samples, 8000, 8000), samples)
+
+
+@pytest.mark.parametrize(
+    ("width", "data", "values"),
+    [
+        (1, bytes([0, 128, 255, 129]), [-32768, 0, 32512, 256]),
+        (2, (1).to_bytes(2, "little") + (-2).to_bytes(2, "little", signed=True), [1, -2]),
+        (
+            3,
+            b"".join(
+                v.to_bytes(3, "little", signed=True) for v in (256, -256, 2**23 - 1, -(2**23), 128)
+            ),
+            [1.0, -1.0, 32767.99609375, -32768.0, 0.5],
+        ),
+        (
+            4,
+            b"".join(
+                v.to_bytes(4, "little", signed=True) for v in (65536, -65536, 2**31 - 1, 32768)
+            ),
+            [1.0, -1.0, 32767.9999847412109375, 0.5],
+        ),
+    ],
+)
+def test_each_sample_width_reads_exactly_on_the_16_bit_scale(
+    width: int, data: bytes, values: list[float]
+) -> None:
+    assert ts._linear(data, width).tolist() == values
+
+
+@pytest.mark.parametrize("width", [5, 8])
+def test_wider_samples_are_refused_with_the_fix(width: int) -> None:
+    with pytest.raises(ts.SoundFileError) as refused:
+        ts._linear(b"\0" * width * 2, width)
+    assert str(refused.value) == f"has {8 * width}-bit samples: save it as 16-bit PCM WAV"
+
+
+def test_stereo_is_the_mean_of_its_channels_sample_by_sample() -> None:
+    frames = np.array([1000, 3000, -2000, -1000, 8, 8], dtype="<i2").tobytes()
+    sound = ts.from_wav(wav(frames, rate=8000, channels=2))
+    assert pcm(sound).tolist() == pcm(ts._ulaw(np.array([2000.0, -1500.0, 8.0]))).tolist()
+
+
+def test_a_file_cut_inside_a_frame_keeps_its_whole_frames() -> None:
+    whole = wav(np.array([100, 200, 300], dtype="<i2").tobytes(), rate=8000, channels=1)
+    cut = whole[:-1]  # the last sample's second byte is missing
+    assert ts.from_wav(cut) == ts._ulaw(np.array([100.0, 200.0]))
+
+
+def test_a_loop_of_exactly_the_longest_length_is_taken() -> None:
+    assert len(ts.from_wav(wav(b"\0\0" * 8000 * 60, rate=8000))) == 8000 * 60
+    with pytest.raises(ts.SoundFileError, match=r"is 60\.0 s long"):
+        ts.from_wav(wav(b"\0\0" * (8000 * 60 + 1), rate=8000))
+
+
+def test_a_rate_of_zero_is_refused() -> None:
+    data = bytearray(wav(b"\0\0" * 10, rate=8000))
+    data[24:28] = (0).to_bytes(4, "little")  # the fmt chunk's sample rate
+    with pytest.raises(ts.SoundFileError) as refused:
+        ts.from_wav(bytes(data))
+    assert str(refused.value) == "declares a rate of 0 Hz"
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"RIFF", "it ends too early"),  # EOFError, with no message of its own
+        (b"RIFF\x24\x00\x00\x00WAVX", "file does not start with RIFF id"),
+    ],
+)
+def test_what_is_not_a_wav_says_why(data: bytes, why: str) -> None:
+    with pytest.raises(ts.SoundFileError) as refused:
+        ts.from_wav(data)
+    assert str(refused.value).startswith("is not a PCM WAV file (")
+    assert str(refused.value).endswith("): save it as 16-bit PCM WAV")
+
+
+def test_raising_the_rate_filters_the_images_out() -> None:
+    source = tone(1500, 4000)  # at 4 kHz; at 8 kHz its image would be at 2.5 kHz
+    out = ts.resample(source, 4000, 8000)
+    assert len(out) == 8000
+    spectrum = np.abs(np.fft.rfft(out[400:-400] * np.hanning(len(out) - 800)))
+    freqs = np.fft.rfftfreq(len(out) - 800, 1 / 8000)
+    image = spectrum[(freqs > 2300) & (freqs < 2700)].max()
+    assert 20 * np.log10(image / spectrum.max()) < -60
+
+
+@pytest.mark.parametrize(("rate", "to_rate"), [(44100, 8000), (8000, 16000), (11025, 8000)])
+def test_a_steady_level_keeps_its_level_to_the_last_sample(rate: int, to_rate: int) -> None:
+    source = np.full(rate // 10, 1000.0)
+    out = ts.resample(source, rate, to_rate)
+    assert len(out) == int(len(source) * to_rate / rate)
+    edge = 40  # the filter's reach at either end, where the signal steps from silence
+    assert np.max(np.abs(out[edge:-edge] - 1000.0)) < 1.0
+
+
+def test_the_notes_rise_softly_and_carry_a_quiet_octave() -> None:
+    samples = pcm(ts.built_in())
+    note = samples[: int(0.8 * TWILIO_RATE)]
+    attack = note[:16]  # the first 2 ms: still rising
+    assert np.max(np.abs(attack)) < 0.4 * np.max(np.abs(note))
+    spectrum = np.abs(np.fft.rfft(note * np.hanning(len(note))))
+    freqs = np.fft.rfftfreq(len(note), 1 / TWILIO_RATE)
+    base = spectrum[np.argmin(np.abs(freqs - ts.NOTES_HZ[0]))]
+    octave = spectrum[np.argmin(np.abs(freqs - 2 * ts.NOTES_HZ[0]))]
+    assert octave / base == pytest.approx(ts.OCTAVE_LEVEL, rel=0.15)
+    assert np.max(np.abs(spectrum[freqs > 2.5 * ts.NOTES_HZ[0]])) < 0.05 * base

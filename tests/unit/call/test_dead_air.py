@@ -467,3 +467,99 @@ def test_agent_audio_always_leaves_nothing_owed(
     play(w, events, gaps)
     w.agent_audio(1000.0)
     assert (w.step, w.debt) == (Step.WATCHING, Debt.NONE)
+
+
+def test_an_interruption_after_the_last_audible_moment_starts_the_silence() -> None:
+    w = watch()
+    w.agent_audio(1.0)
+    ticks(w, 1.0, 1.5, audible=True)  # all heard by 1.5; the reply still being sent
+    w.interrupted(2.0, cut=True)  # nobody spoke; the clear at 2.0 is when silence began
+    assert ticks(w, 1.6, 4.9) == []
+    assert [a for _, a in ticks(w, 5.0, 5.0)][1] == DeadAirStep(
+        "mute_after_interrupt", "nudge", 3.0
+    )
+
+
+def test_words_transcribed_while_a_reply_received_long_ago_still_plays_are_late() -> None:
+    w = watch()
+    w.caller_speech(1.0)
+    w.agent_audio(1.5)  # a long reply, all received at once
+    w.turn_complete(1.6, reason="", waiting=False, status="")
+    ticks(w, 1.6, 9.0, audible=True)  # and played until 9.0
+    w.caller_said(9.5)  # the question's transcription, very late
+    assert w.debt is Debt.NONE
+
+
+@pytest.mark.parametrize(("at", "debt"), [(3.99, Debt.NONE), (4.0, Debt.ANSWER)])
+def test_a_transcription_is_late_for_less_than_the_bound_after_the_last_reply(
+    at: float, debt: Debt
+) -> None:
+    w = watch()
+    w.agent_audio(1.0)
+    w.turn_complete(1.0, reason="", waiting=False, status="")
+    w.caller_said(at)
+    assert w.debt is debt
+
+
+def test_an_empty_turn_complete_after_a_closing_one_counts_again() -> None:
+    w = watch()
+    w.agent_audio(0.5)
+    w.caller_speech(1.0)
+    w.interrupted(1.0, cut=True)
+    w.turn_complete(1.2, reason="", waiting=False, status="")  # closes the cut turn
+    asked(w, 3.0)
+    w.turn_complete(3.2, reason="", waiting=False, status="")  # the question's: empty
+    assert [a for _, a in ticks(w, 3.4, 3.4)][1] == DeadAirStep("empty_turn", "nudge", approx(0.4))
+
+
+def test_the_turn_complete_of_a_reply_the_caller_spoke_over_is_not_an_empty_one() -> None:
+    w = watch()
+    w.agent_audio(1.0)
+    w.caller_speech(1.2)  # "uh-huh" over the reply; Gemini goes on
+    w.turn_complete(1.5, reason="", waiting=False, status="")
+    w.caller_said(1.6)
+    assert ticks(w, 1.6, 4.1) == []  # no empty turn: the bound from the caller's last word
+    assert [a for _, a in ticks(w, 4.2, 4.2)][1] == DeadAirStep("no_reply", "nudge", approx(3.0))
+
+
+@pytest.mark.parametrize("ended", ["audio", "waiting"])
+def test_a_recovery_ended_while_a_session_was_awaited_leaves_nothing_awaited(ended: str) -> None:
+    w = watch()
+    asked(w)
+    ticks(w, 1.2, 7.0)  # resume asked at 7.0: a new session awaited
+    if ended == "audio":
+        w.agent_audio(7.5)  # the old session spoke after all
+        w.turn_complete(7.6, reason="", waiting=False, status="")
+    else:
+        w.waiting_for_input()
+    asked(w, 20.0)
+    ticks(w, 20.2, 23.0)  # nudged at 23.0
+    assert [type(a) for _, a in ticks(w, 26.0, 26.0)] == [Log, DeadAirStep, RenewSession, SendText]
+
+
+def test_a_generation_complete_with_no_audio_leaves_the_turn_empty() -> None:
+    w = watch()
+    asked(w)
+    w.generation_complete()
+    w.turn_complete(1.2, reason="", waiting=False, status="")
+    assert [a for _, a in ticks(w, 1.3, 1.3)][1] == DeadAirStep("empty_turn", "nudge", approx(0.3))
+
+
+def test_audio_after_generation_complete_does_not_make_the_reply_unfinished() -> None:
+    w = watch()
+    w.agent_audio(1.0)
+    w.generation_complete()
+    w.agent_audio(1.1)  # a straggler
+    assert ticks(w, 1.1, 30) == []
+
+
+@pytest.mark.parametrize(("quiet", "acts"), [(0.29, False), (0.3, True)])
+def test_an_empty_turn_waits_for_the_caller_to_be_quiet_for_the_settling_time(
+    quiet: float, acts: bool
+) -> None:
+    w = watch()
+    w.caller_speech(10.0)
+    w.caller_said(10.0)
+    w.turn_complete(10.0, reason="", waiting=False, status="")
+    acted = w.tick(10.0 + quiet, audible=False, ending=False)
+    assert any(isinstance(a, SendText) for a in acted) is acts

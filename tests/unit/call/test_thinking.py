@@ -101,7 +101,8 @@ def test_after_the_agent_spoke_it_comes_back_once_that_played() -> None:
     assert t.mark("think-2") == []
     assert t.tick(2.0, audible=True) == []  # still playing
     assert t.tick(2.2, audible=False) == []  # 0.8 s after the agent's audio
-    assert frames(t.tick(2.31, audible=False)) == [SOUND[:160]]  # one still waits at Twilio
+    # it goes on where it left off (3 frames sent); one of those still waits at Twilio
+    assert frames(t.tick(2.31, audible=False)) == [SOUND[480:640]]
     assert t.pending_marks == 2
 
 
@@ -171,6 +172,23 @@ def test_recordings_get_each_frame_as_heard() -> None:
         ThinkingAudioSent(SOUND[160:320]),
     ]
     assert [type(a) for a in actions[1:4]] == [ToCaller, ThinkingAudioSent, ToCaller]
+
+
+def test_a_mark_it_is_not_waiting_for_sends_nothing() -> None:
+    t = thinking()
+    t.tool_started("c1", 0.0)
+    t.tick(1.0, audible=False)
+    assert t.mark("think-99") == []  # made up
+    assert marks(t.mark("think-1")) == ["think-3"]
+    assert t.mark("think-1") == []  # replayed
+    assert t.pending_marks == 2
+
+
+def test_messages_name_the_stream() -> None:
+    t = thinking()
+    t.tool_started("c1", 0.0)
+    sent = [json.loads(a.text) for a in t.tick(1.0, audible=False) if isinstance(a, ToCaller)]
+    assert [m["streamSid"] for m in sent] == [STREAM] * 4
 
 
 def test_its_marks_are_told_from_the_ledgers() -> None:
