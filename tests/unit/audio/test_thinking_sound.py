@@ -184,14 +184,69 @@ def test_a_rate_of_zero_is_refused() -> None:
     ("data", "why"),
     [
         (b"RIFF", "it ends too early"),  # EOFError, with no message of its own
-        (b"RIFF\x24\x00\x00\x00WAVX", "file does not start with RIFF id"),
+        (b"", "it ends too early"),
+        (b"RIFF\x24\x00\x00\x00WAVX", "not a WAVE file"),
+        (b"not a wav at all", "file does not start with RIFF id"),
     ],
 )
 def test_what_is_not_a_wav_says_why(data: bytes, why: str) -> None:
     with pytest.raises(ts.SoundFileError) as refused:
         ts.from_wav(data)
-    assert str(refused.value).startswith("is not a PCM WAV file (")
-    assert str(refused.value).endswith("): save it as 16-bit PCM WAV")
+    assert str(refused.value) == f"is not a PCM WAV file ({why}): save it as 16-bit PCM WAV"
+
+
+def test_a_file_with_no_frames_says_so() -> None:
+    with pytest.raises(ts.SoundFileError) as refused:
+        ts.from_wav(wav(b"", rate=16000))
+    assert str(refused.value) == "holds no audio"
+
+
+def test_any_positive_rate_is_taken() -> None:
+    assert len(ts.from_wav(wav(b"\0\0" * 3, rate=1))) == 3 * 8000
+
+
+def test_levels_beyond_16_bits_are_clipped_not_wrapped() -> None:
+    loud = ts._ulaw(np.array([40000.0, -40000.0, 32767.4, -32768.4]))
+    assert pcm(loud).tolist() == pcm(ts._ulaw(np.array([32767.0, -32768.0] * 2))).tolist()
+    assert pcm(loud)[0] > 30000 and pcm(loud)[1] < -30000
+
+
+def test_resampling_is_the_same_across_its_blocks_from_the_first_sample() -> None:
+    source = tone(700, 8000, 1.25)  # 20,000 outputs at 16 kHz: five blocks of 4,096
+    out = ts.resample(source, 8000, 16000)
+    half = ts.HALF_TAPS
+    for n in (0, 1, 4095, 4096, 8192, len(out) - 1):  # each output, straight from the formula
+        position = n / 2
+        k = np.arange(int(np.floor(position)) - half + 1, int(np.floor(position)) + half + 1)
+        d = position - k
+        kaiser = np.i0(ts.KAISER_BETA * np.sqrt(1 - (d / half) ** 2)) / np.i0(ts.KAISER_BETA)
+        inside = (k >= 0) & (k < len(source))
+        expected = np.sum(
+            0.9
+            * np.sinc(0.9 * d)
+            * kaiser
+            * np.where(inside, source[np.clip(k, 0, len(source) - 1)], 0)
+        )
+        assert out[n] == pytest.approx(expected, abs=1e-6)
+
+
+def oracle_built_in() -> np.ndarray:
+    """The built-in sound as its docstring describes it, written out note by note."""
+    t = np.arange(int(3.2 * TWILIO_RATE)) / TWILIO_RATE
+    total = np.zeros_like(t)
+    for index, hz in enumerate(ts.NOTES_HZ):
+        age = np.maximum(t - 0.8 * index, 0)
+        shape = (1 - np.exp(-age / 0.005)) * np.exp(-age / 0.15) * (t >= 0.8 * index)
+        total += shape * (np.sin(2 * np.pi * hz * age) + 0.25 * np.sin(2 * np.pi * 2 * hz * age))
+    return total / np.max(np.abs(total)) * 32767 * 10 ** (-26 / 20)
+
+
+def test_the_built_in_sound_is_the_one_described() -> None:
+    expected = oracle_built_in()
+    got = pcm(ts.built_in())
+    step = 8.0 + np.abs(expected) / 12  # µ-law's own step at each level, and a little
+    assert np.all(np.abs(got - expected) <= step)
+    assert np.corrcoef(got, expected)[0, 1] > 0.999
 
 
 def test_raising_the_rate_filters_the_images_out() -> None:
