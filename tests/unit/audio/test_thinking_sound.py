@@ -238,7 +238,8 @@ def oracle_built_in() -> np.ndarray:
         age = np.maximum(t - 0.8 * index, 0)
         shape = (1 - np.exp(-age / 0.005)) * np.exp(-age / 0.15) * (t >= 0.8 * index)
         total += shape * (np.sin(2 * np.pi * hz * age) + 0.25 * np.sin(2 * np.pi * 2 * hz * age))
-    return total / np.max(np.abs(total)) * 32767 * 10 ** (-26 / 20)
+    scaled: np.ndarray = total / np.max(np.abs(total)) * 32767 * 10 ** (-26 / 20)
+    return scaled
 
 
 def test_the_built_in_sound_is_the_one_described() -> None:

@@ -344,3 +344,95 @@ def test_a_turn_ended_in_progress_without_a_word_is_recorded() -> None:
     (row,) = [a.turn for a in actions if isinstance(a, TurnRecorded)]
     assert (row.text, row.status, row.end_reason) == ("", "IN_PROGRESS", "")
     assert not any(isinstance(a, TurnRecorded) for a in call.agent(TurnComplete(status="IDLE")))
+
+
+def test_a_phantom_interruption_of_a_playing_reply_is_nudged_as_a_mute_session() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    call.agents(AgentAudio(REPLY), TurnComplete())  # playing; nobody speaks
+    call.agent(Interrupted())
+    nudge = call.tick(3.1)
+    assert [a for a in nudge if isinstance(a, act.DeadAirStep)] == [
+        act.DeadAirStep("mute_after_interrupt", "nudge", approx(3.1))
+    ]
+
+
+def test_an_interruption_with_nothing_playing_is_not_a_mute_session() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    call.agent(Interrupted())
+    assert texts_of(call.tick(30.0)) == []
+
+
+def test_the_bound_counts_from_the_tools_answer() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    ask(call)
+    call.agent(ToolCall("c1", "lookup", {}))
+    call.tick(20.0)
+    answered_at = call.now
+    call.core.tool_answered(ToolCall("c1", "lookup", {}).key, answered_at)
+    assert call.tick(2.9) == []
+    assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
+        act.DeadAirStep("no_reply", "nudge", approx(call.now - answered_at))
+    ]
+
+
+def test_two_tools_cancelled_at_once_both_end_and_the_sound_stops() -> None:
+    call = Call.started(thinking=THINKING)
+    call.agents(ToolCall("c1", "lookup", {}), ToolCall("c2", "lookup", {}))
+    call.tick(1.0)
+    actions = call.agent(ToolCallCancelled(("c1", "c2")))
+    assert actions == [
+        act.CancelTools(("c1", "c2")),
+        info("thinking audio off after %.1f s: %s", 0.0, "the work is done"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ended", "logged"),
+    [
+        (TurnComplete("NEED_MORE_INPUT"), "NEED_MORE_INPUT"),
+        (TurnComplete(waiting_for_input=True), "waiting for input"),
+        (TurnComplete("MALFORMED_FUNCTION_CALL", status="IN_PROGRESS"), "MALFORMED_FUNCTION_CALL"),
+    ],
+)
+def test_each_field_of_the_turns_end_reaches_the_watch_and_the_record(
+    ended: TurnComplete, logged: str
+) -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    ask(call)
+    actions = call.agent(ended)
+    assert info("the model ended a turn without speaking (%s)", logged) in actions
+    waits = ended.reason == "NEED_MORE_INPUT" or ended.waiting_for_input
+    assert (call.core.dead_air.debt is Debt.NONE) is bool(waits)
+
+
+def test_a_reason_alone_that_is_not_waiting_still_owes_the_answer_at_once() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    ask(call)
+    call.agent(TurnComplete("MALFORMED_FUNCTION_CALL"))  # the model failed: an empty turn
+    assert texts_of(call.tick(0.4)) == [NUDGE]
+
+
+def test_gemini_saying_the_caller_talks_holds_the_bound_until_it_says_they_stopped() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    call.frame(QUIET)  # the line is up (and the caller quiet, as far as we hear)
+    call.agent(VoiceActivity(True))
+    call.agent(Transcript("caller", "So I was wondering"))
+    assert texts_of(call.tick(10.0)) == []
+    call.agent(VoiceActivity(False))
+    stopped = call.now
+    assert call.tick(2.9) == []
+    assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
+        act.DeadAirStep("no_reply", "nudge", approx(call.now - stopped))
+    ]
+
+
+def test_in_progress_on_the_turn_pauses_the_watch_until_idle() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    ask(call)
+    call.agent(TurnComplete(status="IN_PROGRESS"))
+    assert texts_of(call.tick(20.0)) == []
+    call.agent(InteractionStatus(in_progress=False))  # done, and it said nothing
+    idle = call.now
+    assert [a for a in call.tick(0.1) if isinstance(a, act.DeadAirStep)] == [
+        act.DeadAirStep("empty_turn", "nudge", approx(call.now - idle))
+    ]

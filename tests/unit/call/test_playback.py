@@ -222,3 +222,25 @@ def test_playing_follows_the_marks_and_not_the_reply() -> None:
     assert p.playing and p.audible
     p.mark(mark)  # everything sent so far was heard; the reply goes on
     assert not p.playing and p.audible
+
+
+def test_an_interrupted_before_any_audio_still_clears_to_be_safe() -> None:
+    p = playback()
+    assert events(p.interrupted()[1]) == ["clear"]
+
+
+def test_a_cut_off_is_absorbed_by_one_interrupted_only() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    p.completed()
+    p.cut_off()
+    assert p.interrupted() == (None, [])
+    assert events(p.interrupted()[1]) == ["clear"]  # a second one: to be safe, as before
+
+
+def test_a_cut_off_names_the_stream_and_is_recorded_as_a_clear() -> None:
+    p = playback(record=True)
+    p.audio(CHUNK)
+    _, actions = p.cut_off()
+    assert messages(actions) == [{"event": "clear", "streamSid": STREAM}]
+    assert [type(a) for a in actions] == [ToCaller, PlaybackCleared]
