@@ -553,13 +553,28 @@ def test_audio_after_generation_complete_does_not_make_the_reply_unfinished() ->
     assert ticks(w, 1.1, 30) == []
 
 
-@pytest.mark.parametrize(("quiet", "acts"), [(0.29, False), (0.3, True)])
+@pytest.mark.parametrize(("quiet", "acts"), [(0.1875, False), (0.25, True)])
 def test_an_empty_turn_waits_for_the_caller_to_be_quiet_for_the_settling_time(
     quiet: float, acts: bool
 ) -> None:
-    w = watch()
+    w = watch(DeadAirPolicy(seconds=3.0, instruction=NUDGE, settle_s=0.25))
     w.caller_speech(10.0)
     w.caller_said(10.0)
     w.turn_complete(10.0, reason="", waiting=False, status="")
-    acted = w.tick(10.0 + quiet, audible=False, ending=False)
+    acted = w.tick(10.0 + quiet, audible=False, ending=False)  # exact binary fractions
     assert any(isinstance(a, SendText) for a in acted) is acts
+
+
+def test_a_reply_never_heard_in_a_tick_counts_from_its_arrival() -> None:
+    w = watch()
+    w.agent_audio(5.0)  # a sliver, played out between two ticks
+    assert ticks(w, 5.0, 7.9) == []
+    assert [a for _, a in ticks(w, 8.0, 8.0)][1] == DeadAirStep("stopped", "nudge", 3.0)
+
+
+def test_words_transcribed_at_the_very_start_are_owed_an_answer_after_the_bound() -> None:
+    w = watch()
+    w.caller_said(5.0)  # the detector heard nothing; Gemini heard words
+    assert w.debt is Debt.ANSWER
+    assert ticks(w, 5.0, 7.9) == []  # not an empty turn: no turnComplete came
+    assert [a for _, a in ticks(w, 8.0, 8.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
