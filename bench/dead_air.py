@@ -8,7 +8,8 @@ reports describe (tests/support/dead_air_calls.py) and answers once recovery rea
 it. Printed per path: end of the caller's speech → the first recovered audio at the
 caller (median, and the range), beside the same figure for a normal reply measured in
 the same run; for the path where every step fails, the time until the stream closes
-(the ``<Connect action>`` then plays the apology).
+(the ``<Connect action>`` then plays the apology). Then the thinking sound's start: a
+tool call → its first frame at the caller, beside THINKING_AUDIO_AFTER_MS.
 
 Beside each figure, its floor: what the policy itself waits (a nudge one bound after
 the caller's last word, or at once after an empty turnComplete; each new session one
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from tests.support.dead_air_calls import PATHS, Path_, all_fail, stalled_call
 from tests.support.gemini_standin import GeminiStandIn
+from tests.support.thinking_calls import thinking_call, thinking_delay
 
 PLAYED_S = 0.5  # the reply heard before it stopped, or was cut
 # per path: how many bounds it waits before the step that recovers it, and whether the
@@ -86,6 +88,21 @@ async def main(runs: int, seconds: float) -> None:
             f"  {name:<44} {median:5.2f}s  {min(times):4.2f}-{max(times):4.2f} s"
             f"  {floor:4.2f}s  {median - floor:+7.2f}s{note}"
         )
+    after_ms = 800.0
+    delays = [await thinking_start(after_ms) for _ in range(runs)]
+    print(
+        f"thinking sound: tool call -> first frame at the caller {statistics.median(delays):.3f} s"
+        f" ({min(delays):.3f}-{max(delays):.3f}); THINKING_AUDIO_AFTER_MS={after_ms:.0f}"
+    )
+
+
+async def thinking_start(after_ms: float) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with GeminiStandIn(Path(tmp)) as standin:
+            stream, times, _, _ = await thinking_call(
+                standin, Path(tmp), thinking_audio_after_ms=after_ms
+            )
+    return thinking_delay(stream, times)
 
 
 def cli(argv: list[str] | None = None, run: Callable[..., object] = asyncio.run) -> None:
