@@ -436,3 +436,49 @@ def test_in_progress_on_the_turn_pauses_the_watch_until_idle() -> None:
     assert [a for a in call.tick(0.1) if isinstance(a, act.DeadAirStep)] == [
         act.DeadAirStep("empty_turn", "nudge", approx(call.now - idle))
     ]
+
+
+def test_idle_on_a_later_turn_ends_the_background_work_for_the_watch() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    ask(call)
+    call.agent(TurnComplete(status="IN_PROGRESS"))
+    assert texts_of(call.tick(20.0)) == []
+    call.agent(AgentAudio(REPLY))
+    call.agent(TurnComplete(status="IDLE"))
+    call.play_all()
+    assert texts_of(call.tick(10.0)) == []  # answered: nothing owed
+
+
+def test_gemini_working_in_the_background_pauses_the_watch_and_plays_the_sound() -> None:
+    call = Call.started(dead_air=DEAD_AIR, thinking=THINKING)
+    ask(call)
+    call.agent(InteractionStatus(in_progress=True))
+    frames = call.tick(0.9)
+    assert events(frames) == ["media", "mark", "media", "mark"]
+    assert {m["streamSid"] for m in sent(frames)} == {STREAM}
+    assert texts_of(call.tick(20.0)) == []
+
+
+def test_only_the_callers_words_make_a_debt() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    call.frame(QUIET)
+    call.agent(Transcript("caller", "   "))  # nothing but spacing
+    call.agent(Transcript("agent", "Hello?"))
+    assert call.core.dead_air.debt is Debt.NONE
+    assert texts_of(call.tick(10.0)) == []
+
+
+def test_the_bound_waits_for_the_reply_to_finish_playing() -> None:
+    call = Call.started(dead_air=DEAD_AIR)
+    call.agents(AgentAudio(REPLY), TurnComplete())
+    for _ in range(5):
+        call.frame(SPOKEN)  # the caller talks over the end of the reply
+    call.frame(QUIET)
+    call.agent(Transcript("caller", "And on Sundays?"))
+    assert texts_of(call.tick(10.0)) == []  # Twilio still plays: no mark came back
+    heard = call.now  # the last tick at which the caller still heard the reply
+    call.play_all()
+    assert call.tick(2.9) == []
+    assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
+        act.DeadAirStep("no_reply", "nudge", approx(call.now - heard))
+    ]
