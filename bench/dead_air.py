@@ -13,11 +13,12 @@ tool call → its first frame at the caller, beside THINKING_AUDIO_AFTER_MS.
 
 Beside each figure, its floor: what the policy itself waits (a nudge one bound after
 the caller's last word, or at once after an empty turnComplete; each new session one
-bound after it opens), plus, where the stall comes after a reply began (stopped
-mid-sentence, mute after interrupted), the reference and the 0.5 s of reply played
-before the stall. What is left is the system's own cost of recovering (sending the
-nudge, opening a session, seeding it, the stand-in's answer reaching the caller). With
-the default DEAD_AIR_SECONDS=3, add 2 s for each bound a path waits.
+bound after it opens), plus, where the stall comes with or after the model's turn (an
+empty turnComplete; a reply stopped mid-sentence or cut by a phantom interruption), the
+reference, and the 0.5 s of reply played before the stall. What is left is the
+system's own cost of recovering (sending the nudge, opening a session, seeding it, the
+stand-in's answer reaching the caller). With the default DEAD_AIR_SECONDS=3, add 2 s
+for each bound a path waits.
 """
 
 from __future__ import annotations
@@ -35,16 +36,16 @@ from tests.support.gemini_standin import GeminiStandIn
 from tests.support.thinking_calls import thinking_call, thinking_delay
 
 PLAYED_S = 0.5  # the reply heard before it stopped, or was cut
-# per path: how many bounds it waits before the step that recovers it, and whether the
-# stall comes after a reply began (then the reference and PLAYED_S come first)
+# per path: the bounds it waits before the step that recovers it, whether the stall
+# comes with the model's turn (the reference first), and the reply heard before it
 FLOORS = {
-    "normal reply (reference)": (0, False),
-    "empty turnComplete -> nudge": (0, False),
-    "silence -> nudge -> resumed session": (2, False),
-    "resumption refused -> fresh seeded session": (2, False),
-    "reply stopped mid-sentence -> nudge": (1, True),
-    "mute after interrupted -> nudge": (1, True),
-    "every step fails -> apology": (4, False),
+    "normal reply (reference)": (0, True, 0.0),
+    "empty turnComplete -> nudge": (0, True, 0.0),
+    "silence -> nudge -> resumed session": (2, False, 0.0),
+    "resumption refused -> fresh seeded session": (2, False, 0.0),
+    "reply stopped mid-sentence -> nudge": (1, True, PLAYED_S),
+    "mute after interrupted -> nudge": (1, True, PLAYED_S),
+    "every step fails -> apology": (4, False, 0.0),
 }
 
 
@@ -79,10 +80,10 @@ async def main(runs: int, seconds: float) -> None:
     for name, (path, answered) in paths.items():
         times = [await one(path, seconds, answered=answered) for _ in range(runs)]
         median = statistics.median(times)
-        bounds, after_reply = FLOORS[name]
+        bounds, with_turn, played = FLOORS[name]
         if not reference:
             reference = median
-        floor = bounds * seconds + (reference + PLAYED_S if after_reply else 0.0)
+        floor = bounds * seconds + (reference if with_turn else 0.0) + played
         note = "  (to the stream's close: the apology follows)" if not answered else ""
         print(
             f"  {name:<44} {median:5.2f}s  {min(times):4.2f}-{max(times):4.2f} s"

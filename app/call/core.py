@@ -140,7 +140,8 @@ class CallCore:
         if isinstance(sorted_, wire.Mark):
             if self.thinking.owns(sorted_.name):
                 return self.thinking.mark(sorted_.name)
-            self.playback.mark(sorted_.name)
+            if self.playback.mark(sorted_.name) is not None:
+                self.dead_air.heard(now)  # the caller heard agent audio until now
             if not self.transcript.settling:
                 return []
             return self.transcript.settle(self.playback.ledger, call_over=False)

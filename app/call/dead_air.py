@@ -176,6 +176,10 @@ class DeadAirWatch:
             DeadAirRecovered(cause, step.name.lower(), silent),
         ]
 
+    def heard(self, now: float) -> None:
+        """A mark came back: the caller heard the agent's audio until now."""
+        self._heard_at = now
+
     def generation_complete(self) -> None:
         if self._reply is Reply.SENDING:  # (with no audio, the turn is still empty)
             self._reply = Reply.GENERATED

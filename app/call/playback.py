@@ -113,8 +113,9 @@ class Playback:
         self._cut_off = False
         return self._send(self._converter.flush()) if was is Speech.SPEAKING else []
 
-    def mark(self, name: str) -> None:
-        self.ledger.mark_received(name)
+    def mark(self, name: str) -> TurnPlayback | None:
+        """A mark came back: the turn it advanced, or None (stale or unknown)."""
+        return self.ledger.mark_received(name)
 
     def _cut(self, actions: list[Action], state: Speech) -> TurnPlayback | None:
         if self._record:

@@ -476,8 +476,8 @@ def test_the_bound_waits_for_the_reply_to_finish_playing() -> None:
     call.frame(QUIET)
     call.agent(Transcript("caller", "And on Sundays?"))
     assert texts_of(call.tick(10.0)) == []  # Twilio still plays: no mark came back
-    heard = call.now  # the last tick at which the caller still heard the reply
     call.play_all()
+    heard = call.now  # the last mark came back: the caller heard the reply until now
     assert call.tick(2.9) == []
     assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
         act.DeadAirStep("no_reply", "nudge", approx(call.now - heard))

@@ -578,3 +578,16 @@ def test_words_transcribed_at_the_very_start_are_owed_an_answer_after_the_bound(
     assert w.debt is Debt.ANSWER
     assert ticks(w, 5.0, 7.9) == []  # not an empty turn: no turnComplete came
     assert [a for _, a in ticks(w, 8.0, 8.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+
+
+def test_the_last_mark_back_is_when_the_caller_last_heard_the_agent() -> None:
+    w = watch()
+    asked(w)
+    w.agent_audio(1.5)
+    w.turn_complete(1.6, reason="", waiting=False, status="")
+    w.caller_speech(2.0)
+    w.caller_said(2.1)
+    ticks(w, 2.1, 4.0, audible=True)
+    w.heard(4.05)  # the last mark, between two ticks
+    assert ticks(w, 4.1, 7.0) == []
+    assert [a for _, a in ticks(w, 7.1, 7.1)][1] == DeadAirStep("no_reply", "nudge", approx(3.05))
