@@ -244,3 +244,13 @@ def test_a_cut_off_names_the_stream_and_is_recorded_as_a_clear() -> None:
     _, actions = p.cut_off()
     assert messages(actions) == [{"event": "clear", "streamSid": STREAM}]
     assert [type(a) for a in actions] == [ToCaller, PlaybackCleared]
+
+
+def test_a_mark_back_says_which_turn_it_advanced() -> None:
+    p = playback()
+    _, actions = p.audio(CHUNK)
+    name = messages(actions)[1]["mark"]["name"]
+    advanced = p.mark(name)
+    assert advanced is not None and advanced.turn == 1 and advanced.heard_ms > 0
+    assert p.mark(name) is None  # again: nothing more was heard
+    assert p.mark("g9-t1-1") is None
