@@ -247,9 +247,7 @@ def test_a_refused_resumption_is_reported_as_the_seeded_step() -> None:
     call.tick(3.1)
     call.tick(3.0)
     actions = call.agent(SessionSwitched("renewal", 300.0, 1, None))
-    assert [a for a in actions if isinstance(a, act.DeadAirStep)] == [
-        act.DeadAirStep("no_reply", "seed", approx(call.now - ended))
-    ]
+    assert steps(actions) == [act.DeadAirStep("no_reply", "seed", approx(call.now - ended))]
     apology = call.tick(3.1)
     assert apology[-1] == act.Hangup(Outcome.AGENT_SILENT, "dead air: no agent audio after 9 s")
     _, reports = call.core.finish(Outcome.AGENT_SILENT, "x", call.now, LinkStats(), 0)
@@ -263,6 +261,10 @@ def test_an_empty_turn_after_the_words_is_nudged_when_the_caller_is_quiet() -> N
     call.agent(GenerationComplete())
     call.agent(TurnComplete())
     assert texts_of(call.tick(0.4)) == [NUDGE]
+
+
+def steps(actions: list[act.Action]) -> list[act.DeadAirStep]:
+    return [a for a in actions if isinstance(a, act.DeadAirStep)]
 
 
 def texts_of(actions: list[act.Action]) -> list[str]:
@@ -351,9 +353,7 @@ def test_a_phantom_interruption_of_a_playing_reply_is_nudged_as_a_mute_session()
     call.agents(AgentAudio(REPLY), TurnComplete())  # playing; nobody speaks
     call.agent(Interrupted())
     nudge = call.tick(3.1)
-    assert [a for a in nudge if isinstance(a, act.DeadAirStep)] == [
-        act.DeadAirStep("mute_after_interrupt", "nudge", approx(3.1))
-    ]
+    assert steps(nudge) == [act.DeadAirStep("mute_after_interrupt", "nudge", approx(3.1))]
 
 
 def test_an_interruption_with_nothing_playing_is_not_a_mute_session() -> None:
@@ -370,7 +370,7 @@ def test_the_bound_counts_from_the_tools_answer() -> None:
     answered_at = call.now
     call.core.tool_answered(ToolCall("c1", "lookup", {}).key, answered_at)
     assert call.tick(2.9) == []
-    assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
+    assert steps(call.tick(0.2)) == [
         act.DeadAirStep("no_reply", "nudge", approx(call.now - answered_at))
     ]
 
@@ -421,7 +421,7 @@ def test_gemini_saying_the_caller_talks_holds_the_bound_until_it_says_they_stopp
     call.agent(VoiceActivity(False))
     stopped = call.now
     assert call.tick(2.9) == []
-    assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
+    assert steps(call.tick(0.2)) == [
         act.DeadAirStep("no_reply", "nudge", approx(call.now - stopped))
     ]
 
@@ -433,7 +433,7 @@ def test_in_progress_on_the_turn_pauses_the_watch_until_idle() -> None:
     assert texts_of(call.tick(20.0)) == []
     call.agent(InteractionStatus(in_progress=False))  # done, and it said nothing
     idle = call.now
-    assert [a for a in call.tick(0.1) if isinstance(a, act.DeadAirStep)] == [
+    assert steps(call.tick(0.1)) == [
         act.DeadAirStep("empty_turn", "nudge", approx(call.now - idle))
     ]
 
@@ -479,6 +479,4 @@ def test_the_bound_waits_for_the_reply_to_finish_playing() -> None:
     call.play_all()
     heard = call.now  # the last mark came back: the caller heard the reply until now
     assert call.tick(2.9) == []
-    assert [a for a in call.tick(0.2) if isinstance(a, act.DeadAirStep)] == [
-        act.DeadAirStep("no_reply", "nudge", approx(call.now - heard))
-    ]
+    assert steps(call.tick(0.2)) == [act.DeadAirStep("no_reply", "nudge", approx(call.now - heard))]

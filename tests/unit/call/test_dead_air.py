@@ -62,6 +62,11 @@ def step_line(cause: Cause, silent: float, step: int, what: str) -> Log:
     )
 
 
+def step_at(w: DeadAirWatch, at: float) -> Action:
+    """The report of the step the tick at ``at`` takes (each step's second action)."""
+    return [a for _, a in ticks(w, at, at)][1]
+
+
 def asked(w: DeadAirWatch, at: float = 1.0) -> None:
     """The caller speaks until ``at`` and Gemini transcribes it."""
     w.caller_speech(at - 0.5)
@@ -174,7 +179,7 @@ def test_an_empty_turn_complete_counts_once_the_words_are_transcribed() -> None:
     w.turn_complete(1.4, reason="", waiting=False, status="")  # before the transcription
     assert ticks(w, 1.4, 2.0) == []
     w.caller_said(2.05)
-    assert [a for _, a in ticks(w, 2.1, 2.1)][1] == DeadAirStep("empty_turn", "nudge", approx(1.1))
+    assert step_at(w, 2.1) == DeadAirStep("empty_turn", "nudge", approx(1.1))
 
 
 def test_the_turn_complete_closing_an_interrupted_reply_is_not_an_empty_one() -> None:
@@ -185,7 +190,7 @@ def test_the_turn_complete_closing_an_interrupted_reply_is_not_an_empty_one() ->
     w.caller_said(1.1)
     w.turn_complete(1.2, reason="", waiting=False, status="")  # ends the cut turn
     assert ticks(w, 1.3, 3.9) == []
-    assert [a for _, a in ticks(w, 4.0, 4.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 4.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_caller_speech_after_an_empty_turn_complete_makes_it_stale() -> None:
@@ -194,7 +199,7 @@ def test_caller_speech_after_an_empty_turn_complete_makes_it_stale() -> None:
     w.turn_complete(1.2, reason="", waiting=False, status="")
     w.caller_speech(1.25)  # the caller goes on talking
     assert ticks(w, 1.3, 4.2) == []
-    assert [a for _, a in ticks(w, 4.3, 4.3)][1] == DeadAirStep("no_reply", "nudge", approx(3.05))
+    assert step_at(w, 4.3) == DeadAirStep("no_reply", "nudge", approx(3.05))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +215,7 @@ def test_a_model_waiting_for_more_owes_nothing_until_the_caller_speaks_again(
     w.caller_said(1.5)  # a late transcription of the same words
     assert ticks(w, 1.2, 30) == []
     asked(w, 31.0)
-    assert [a for _, a in ticks(w, 34.0, 34.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 34.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_waiting_for_input_alone_ends_a_recovery_under_way() -> None:
@@ -233,7 +238,7 @@ def test_a_running_tool_owes_nothing_and_its_answer_restarts_the_bound() -> None
     w.tool_finished("c2", 30.0)
     w.tool_finished("c2", 31.0)  # answered already: not a new moment
     assert ticks(w, 30.1, 32.9) == []
-    assert [a for _, a in ticks(w, 33.0, 33.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 33.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_a_recovery_under_way_waits_for_a_tool_too() -> None:
@@ -260,17 +265,17 @@ def test_in_progress_owes_nothing_and_idle_restarts_the_bound(via_turn: bool) ->
     else:
         w.interaction(False, 40.0)
     if via_turn:  # an empty turn, now IDLE: the model is done and said nothing
-        assert [a for _, a in ticks(w, 40.0, 40.0)][1] == DeadAirStep("empty_turn", "nudge", 0.0)
+        assert step_at(w, 40.0) == DeadAirStep("empty_turn", "nudge", 0.0)
     else:  # the work is over: the bound counts from there
         assert ticks(w, 40.0, 42.9) == []
-        assert [a for _, a in ticks(w, 43.0, 43.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+        assert step_at(w, 43.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_in_progress_that_was_never_on_does_not_restart_anything() -> None:
     w = watch()
     asked(w)
     w.interaction(False, 3.5)
-    assert [a for _, a in ticks(w, 4.0, 4.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 4.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_gemini_voice_activity_holds_the_bound_while_the_caller_talks() -> None:
@@ -280,7 +285,7 @@ def test_gemini_voice_activity_holds_the_bound_while_the_caller_talks() -> None:
     assert ticks(w, 1.5, 20) == []  # the caller talks on (quietly, as far as we hear)
     w.voice_activity(False, 20.0)
     assert ticks(w, 20.0, 22.9) == []
-    assert [a for _, a in ticks(w, 23.0, 23.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 23.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_a_voice_activity_start_without_end_stops_holding_after_a_while() -> None:
@@ -308,19 +313,24 @@ def test_words_transcribed_long_after_the_last_reply_are_speech_the_detector_mis
     w.caller_said(10.0)  # no speech frame heard: a quiet caller
     assert w.debt is Debt.ANSWER
     assert ticks(w, 10.0, 12.9) == []
-    assert [a for _, a in ticks(w, 13.0, 13.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 13.0) == DeadAirStep("no_reply", "nudge", 3.0)
+
+
+def spoke_over_a_reply(w: DeadAirWatch) -> None:
+    """The caller asks, the reply comes, and the caller speaks over it while it plays."""
+    asked(w)
+    w.agent_audio(1.5)
+    w.turn_complete(1.6, reason="", waiting=False, status="")
+    w.caller_speech(2.0)
+    w.caller_said(2.1)
 
 
 def test_the_bound_counts_from_the_last_audio_the_caller_heard() -> None:
     w = watch()
-    asked(w)
-    w.agent_audio(1.5)
-    w.turn_complete(1.6, reason="", waiting=False, status="")
-    w.caller_speech(2.0)  # the caller speaks over the reply still playing
-    w.caller_said(2.1)
+    spoke_over_a_reply(w)
     assert ticks(w, 2.1, 8.0, audible=True) == []  # the reply plays until 8.0
     assert ticks(w, 8.1, 10.9) == []
-    assert [a for _, a in ticks(w, 11.0, 11.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 11.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_a_reply_that_stops_mid_sentence_is_nudged_to_go_on() -> None:
@@ -358,9 +368,7 @@ def test_a_mute_session_after_a_phantom_interruption_is_nudged() -> None:
     w.interrupted(2.0, cut=True)  # nobody spoke
     assert w.debt is Debt.REST
     assert ticks(w, 2.1, 4.9) == []
-    assert [a for _, a in ticks(w, 5.0, 5.0)][1] == DeadAirStep(
-        "mute_after_interrupt", "nudge", 3.0
-    )
+    assert step_at(w, 5.0) == DeadAirStep("mute_after_interrupt", "nudge", 3.0)
 
 
 def test_an_interruption_with_nothing_playing_owes_nothing() -> None:
@@ -394,7 +402,7 @@ def test_a_session_switch_restarts_the_bound() -> None:
     asked(w)
     assert w.switched(3.0, resumed=True) == []  # a reconnect nobody asked for
     assert ticks(w, 1.2, 5.9) == []
-    assert [a for _, a in ticks(w, 6.0, 6.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 6.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_each_episode_is_counted_once() -> None:
@@ -475,9 +483,7 @@ def test_an_interruption_after_the_last_audible_moment_starts_the_silence() -> N
     ticks(w, 1.0, 1.5, audible=True)  # all heard by 1.5; the reply still being sent
     w.interrupted(2.0, cut=True)  # nobody spoke; the clear at 2.0 is when silence began
     assert ticks(w, 1.6, 4.9) == []
-    assert [a for _, a in ticks(w, 5.0, 5.0)][1] == DeadAirStep(
-        "mute_after_interrupt", "nudge", 3.0
-    )
+    assert step_at(w, 5.0) == DeadAirStep("mute_after_interrupt", "nudge", 3.0)
 
 
 def test_words_transcribed_while_a_reply_received_long_ago_still_plays_are_late() -> None:
@@ -509,7 +515,7 @@ def test_an_empty_turn_complete_after_a_closing_one_counts_again() -> None:
     w.turn_complete(1.2, reason="", waiting=False, status="")  # closes the cut turn
     asked(w, 3.0)
     w.turn_complete(3.2, reason="", waiting=False, status="")  # the question's: empty
-    assert [a for _, a in ticks(w, 3.4, 3.4)][1] == DeadAirStep("empty_turn", "nudge", approx(0.4))
+    assert step_at(w, 3.4) == DeadAirStep("empty_turn", "nudge", approx(0.4))
 
 
 def test_the_turn_complete_of_a_reply_the_caller_spoke_over_is_not_an_empty_one() -> None:
@@ -519,7 +525,7 @@ def test_the_turn_complete_of_a_reply_the_caller_spoke_over_is_not_an_empty_one(
     w.turn_complete(1.5, reason="", waiting=False, status="")
     w.caller_said(1.6)
     assert ticks(w, 1.6, 4.1) == []  # no empty turn: the bound from the caller's last word
-    assert [a for _, a in ticks(w, 4.2, 4.2)][1] == DeadAirStep("no_reply", "nudge", approx(3.0))
+    assert step_at(w, 4.2) == DeadAirStep("no_reply", "nudge", approx(3.0))
 
 
 @pytest.mark.parametrize("ended", ["audio", "waiting"])
@@ -542,7 +548,7 @@ def test_a_generation_complete_with_no_audio_leaves_the_turn_empty() -> None:
     asked(w)
     w.generation_complete()
     w.turn_complete(1.2, reason="", waiting=False, status="")
-    assert [a for _, a in ticks(w, 1.3, 1.3)][1] == DeadAirStep("empty_turn", "nudge", approx(0.3))
+    assert step_at(w, 1.3) == DeadAirStep("empty_turn", "nudge", approx(0.3))
 
 
 def test_audio_after_generation_complete_does_not_make_the_reply_unfinished() -> None:
@@ -569,7 +575,7 @@ def test_a_reply_never_heard_in_a_tick_counts_from_its_arrival() -> None:
     w = watch()
     w.agent_audio(5.0)  # a sliver, played out between two ticks
     assert ticks(w, 5.0, 7.9) == []
-    assert [a for _, a in ticks(w, 8.0, 8.0)][1] == DeadAirStep("stopped", "nudge", 3.0)
+    assert step_at(w, 8.0) == DeadAirStep("stopped", "nudge", 3.0)
 
 
 def test_words_transcribed_at_the_very_start_are_owed_an_answer_after_the_bound() -> None:
@@ -577,17 +583,13 @@ def test_words_transcribed_at_the_very_start_are_owed_an_answer_after_the_bound(
     w.caller_said(5.0)  # the detector heard nothing; Gemini heard words
     assert w.debt is Debt.ANSWER
     assert ticks(w, 5.0, 7.9) == []  # not an empty turn: no turnComplete came
-    assert [a for _, a in ticks(w, 8.0, 8.0)][1] == DeadAirStep("no_reply", "nudge", 3.0)
+    assert step_at(w, 8.0) == DeadAirStep("no_reply", "nudge", 3.0)
 
 
 def test_the_last_mark_back_is_when_the_caller_last_heard_the_agent() -> None:
     w = watch()
-    asked(w)
-    w.agent_audio(1.5)
-    w.turn_complete(1.6, reason="", waiting=False, status="")
-    w.caller_speech(2.0)
-    w.caller_said(2.1)
+    spoke_over_a_reply(w)
     ticks(w, 2.1, 4.0, audible=True)
     w.heard(4.05)  # the last mark, between two ticks
     assert ticks(w, 4.1, 7.0) == []
-    assert [a for _, a in ticks(w, 7.1, 7.1)][1] == DeadAirStep("no_reply", "nudge", approx(3.05))
+    assert step_at(w, 7.1) == DeadAirStep("no_reply", "nudge", approx(3.05))
