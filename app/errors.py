@@ -29,6 +29,18 @@ class IncompatibleDependency(ConfigError):
     part and says to install the locked releases."""
 
 
+class ServiceRefused(ConfigError):
+    """The Gemini service answered ``check --online`` with a refusal (a bad key, say)."""
+
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}" if status else message)
+        self.status = status
+
+
+class ServiceUnreachable(PhonebotError):
+    """``check --online`` could not reach the Gemini service; the message says why."""
+
+
 class RecordingsUnusable(PhonebotError):
     """The recordings directory cannot take files; the message says why."""
 
@@ -106,12 +118,20 @@ class CallNotHere(BadRequest):
         self.call_sid = call_sid
 
 
-class CallRefused(PhonebotError):
-    """The webhook (or the softphone) may not connect this call; ``reason`` says why."""
+class RegistryUnavailable(PhonebotError):
+    """The shared registry (Redis) or records database cannot be reached; the message says
+    which and why, never its credentials."""
 
-    def __init__(self, reason: str) -> None:
+
+class CallRefused(PhonebotError):
+    """The webhook (or the softphone) may not connect this call; ``reason`` says why, and
+    ``replayed`` whether it is a call already in progress or over (a replayed webhook:
+    no caller to tell that the lines are busy)."""
+
+    def __init__(self, reason: str, *, replayed: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.replayed = replayed
 
 
 # playing Twilio's part (python -m app replay, and the tests)
@@ -133,3 +153,27 @@ class WebhookRefused(PhonebotError):
 
 class TwilioWouldReject(PhonebotError):
     """The server sent a message that Twilio would answer with an error (31950/31951)."""
+
+
+# what the processes of a fleet tell each other
+
+
+class UntrustedMessage(PhonebotError):
+    """A message read from the shared registry that this deployment did not seal (its
+    MAC is wrong), that has expired, or that was meant for something else."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ControlTimeout(PhonebotError):
+    """The process holding a call did not answer a control in time."""
+
+    def __init__(self, call_sid: str, process: str, timeout_s: float) -> None:
+        super().__init__(
+            f"the process holding call {call_sid} ({process}) did not answer within"
+            f" {timeout_s:g} s; the control may or may not have reached the call"
+        )
+        self.call_sid = call_sid
+        self.process = process

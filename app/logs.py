@@ -1,3 +1,4 @@
+# edge: configures the process's logging from the settings
 """Log set-up for the server process: one format, secrets never written, one line
 per record.
 
@@ -17,9 +18,11 @@ import base64
 import json
 import logging
 import re
+import time
 from urllib.parse import quote, quote_plus
 
 from app.settings import Settings
+from app.text import printable
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 STREAM_TOKEN_PATTERN = re.compile(r"\b\d{9,11}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{43}\b")
@@ -28,17 +31,30 @@ QUIET_LOGGERS = ("websockets", "uvicorn.error", "httpx", "httpcore", "google_gen
 NOISY_LOGGERS = ("twilio.http_client", "twilio.async_http_client")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 REDACTED = "[redacted]"
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class Sparse:
+    """Lets a log line through once per key per ``every_s`` (a flood of the same refusal
+    is one line a minute, not one per request); bounded memory."""
+
+    def __init__(self, every_s: float = 60.0, max_keys: int = 10_000) -> None:
+        self.every_s = every_s
+        self.max_keys = max_keys
+        self._last: dict[str, float] = {}
+
+    def due(self, key: str) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -self.every_s) < self.every_s:
+            return False
+        if len(self._last) >= self.max_keys:
+            self._last.clear()
+        self._last[key] = now
+        return True
 
 
 def encoded_forms(secret: str) -> set[str]:
     """The secret as it appears in an address, a form, a JSON string."""
     return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-
-
-def escape_controls(text: str) -> str:
-    """Newlines, ESC and other control characters as visible escapes (\\n, \\x1b)."""
-    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class RedactingFilter(logging.Filter):
@@ -54,7 +70,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = escape_controls(self.redact(message))
+        clean = printable(self.redact(message))
         if record.exc_info and record.exc_text is None:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,8 +131,24 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+# A call is carried "on time" if every frame, both ways, was forwarded within this:
+# two frames' worth (strict: a glitch-free call), and what a jitter buffer absorbs.
+ON_TIME_MS = 40.0
+BUFFERED_MS = 100.0
+
+
+def process_usage(pid: int) -> Callable[[], tuple[float, float]]:
+    """The server's CPU seconds and RSS (MiB) so far, for :func:`run_level`."""
+    return lambda: (proc_cpu_s(pid), proc_rss_mib(pid))
+
+
 async def run_level(
-    calls: int, seconds: float, standin: GeminiStandIn, replies: Replies, server: str, pid: int
+    calls: int,
+    seconds: float,
+    standin: GeminiStandIn,
+    replies: Replies,
+    server: str,
+    usage: Callable[[], tuple[float, float]],
 ) -> dict[str, float]:
     first = len(standin.connections)
     rng = np.random.default_rng(3)
@@ -140,7 +157,7 @@ async def run_level(
     twilio = TwilioEmulator(server, PUBLIC_URL, AUTH_TOKEN)
     traces, sockets, tasks = [], [], []
     for n in range(calls):
-        instruction = await twilio.incoming_call(f"CA{n:032x}")
+        instruction = await twilio.incoming_call(f"CA{first + n:032x}")
         ws = await websockets.connect(
             "ws://" + server.removeprefix("http://") + "/media-stream",
             additional_headers=twilio.sign(instruction.url, {}),
@@ -151,7 +168,7 @@ async def run_level(
             **capture[1],
             "start": {
                 **capture[1]["start"],
-                "callSid": f"CA{n:032x}",
+                "callSid": f"CA{first + n:032x}",
                 "customParameters": instruction.parameters,
             },
         }
@@ -169,10 +186,10 @@ async def run_level(
     # The generator's own garbage-collection pauses would show up as server latency.
     gc.collect()
     gc.disable()
-    cpu0, gen0, t0 = proc_cpu_s(pid), proc_cpu_s(os.getpid()), time.monotonic()
+    cpu0, gen0, t0 = usage()[0], proc_cpu_s(os.getpid()), time.monotonic()
     await asyncio.sleep(seconds)
-    cpu1, gen1, t1 = proc_cpu_s(pid), proc_cpu_s(os.getpid()), time.monotonic()
-    rss = proc_rss_mib(pid)
+    cpu1, gen1, t1 = usage()[0], proc_cpu_s(os.getpid()), time.monotonic()
+    rss = usage()[1]
     gc.enable()
     for task in tasks:
         task.cancel()
@@ -181,15 +198,23 @@ async def run_level(
     await asyncio.gather(*tasks, return_exceptions=True)
 
     inbound, outbound, clears = [], [], []
+    on_time = buffered = 0  # calls whose every frame arrived within ON_TIME_MS, BUFFERED_MS
     for i, trace in enumerate(traces):
         conn = standin.connections[first + i]
         times = conn.audio_times
-        inbound += [
-            1000 * (r - s) for s, r in zip(trace.sent, times, strict=False) if t0 <= s <= t1
-        ]
+        came_in = [1000 * (r - s) for s, r in zip(trace.sent, times, strict=False) if t0 <= s <= t1]
+        settled = t1 - 0.5  # what was sent since may still be on its way
+        complete = len(times) >= sum(1 for s in trace.sent if s <= settled)
+        went_out: list[float] = []
         for turn, sent in replies.chunks.get(conn.index, {}).items():
             got = trace.turns.get(turn, [])  # chunk n of a reply is media message n of its turn
-            outbound += [1000 * (r - s) for s, r in zip(sent, got, strict=False) if t0 <= s <= t1]
+            went_out += [1000 * (r - s) for s, r in zip(sent, got, strict=False) if t0 <= s <= t1]
+            complete = complete and len(got) >= sum(1 for s in sent if s <= settled)
+        inbound += came_in
+        outbound += went_out
+        worst = max(came_in + went_out) if complete and came_in else float("inf")
+        on_time += worst <= ON_TIME_MS
+        buffered += worst <= BUFFERED_MS
         for at in replies.interrupts.get(conn.index, []):
             later = [c for c in trace.clears if c >= at]
             if later and t0 <= at <= t1:
@@ -208,6 +233,9 @@ async def run_level(
         "samples": len(inbound),
         "server_cores": busy,
         "generator_cores": (gen1 - gen0) / (t1 - t0),
+        "on_time_calls": on_time,
+        "buffered_calls": buffered,
+        "all_p99": pct(inbound + outbound, 99),
     }
 
 
@@ -258,6 +286,17 @@ async def soak(minutes: float, pace: float, standin: GeminiStandIn, server: str,
     )
 
 
+async def wait_healthy(server: str, timeout_s: float) -> None:
+    """Until the server answers /healthz (at most ``timeout_s``)."""
+    async with httpx.AsyncClient() as http:
+        for _ in range(int(timeout_s * 10)):
+            try:
+                await http.get(server + "/healthz")
+                return
+            except httpx.ConnectError:
+                await asyncio.sleep(0.1)
+
+
 def server_command(kind: str, port: int) -> list[str]:
     """``app`` (python -m app), or ``LOOP/WS`` for uvicorn with that event loop and
     WebSocket implementation (to compare the choices; same app, same limits)."""
@@ -297,17 +336,12 @@ async def main(levels: list[int], seconds: float, soak_minutes: float, server_ki
                 LOG_LEVEL="warning",
                 MAX_CONCURRENT_CALLS="1000",
                 MAX_MESSAGES_PER_SECOND="100000",
+                MAX_AUDIO_RATE_FACTOR="0",
             )  # the soak sends 30x real time
             process = subprocess.Popen(server_command(server_kind, port), cwd=tmp, env=env)
             server = f"http://127.0.0.1:{port}"
             try:
-                async with httpx.AsyncClient() as http:
-                    for _ in range(100):
-                        try:
-                            await http.get(server + "/healthz")
-                            break
-                        except httpx.ConnectError:
-                            await asyncio.sleep(0.1)
+                await wait_healthy(server, 10)
                 idle_rss = proc_rss_mib(process.pid)
                 print(
                     f"server: {' '.join(server_command(server_kind, port)[1:])}\n"
@@ -323,7 +357,8 @@ async def main(levels: list[int], seconds: float, soak_minutes: float, server_ki
                 print("-" * len(header))
                 best = 0
                 for calls in levels:
-                    r = await run_level(calls, seconds, standin, replies, server, process.pid)
+                    usage = process_usage(process.pid)
+                    r = await run_level(calls, seconds, standin, replies, server, usage)
                     per_call = (r["rss_mib"] - idle_rss) / calls
                     print(
                         f"{calls:5d} {r['in_p50']:7.2f} {r['in_p99']:7.2f} {r['out_p50']:8.2f}"

@@ -30,6 +30,7 @@ interrupted. ``score`` is (killed + timeout) / (mutants - skipped).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -43,36 +44,44 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from tests.support.layers import module_paths, own_tests, pure_modules
+
 # Module under mutation -> the unit tests that are its own. Paths from the project root.
-MODULES: dict[str, tuple[str, ...]] = {
-    # the call's machines
-    "app/call/guard.py": ("tests/unit/call/test_guard.py",),
-    "app/call/playback.py": ("tests/unit/call/test_playback.py",),
-    "app/call/ending.py": ("tests/unit/call/test_ending.py",),
-    "app/call/limits.py": ("tests/unit/call/test_limits.py",),
-    "app/call/transcript.py": ("tests/unit/call/test_transcript.py",),
-    "app/call/farewell.py": ("tests/unit/call/test_farewell.py",),
-    "app/call/core.py": ("tests/unit/call/test_core.py", "tests/unit/call/test_core_recovery.py"),
-    "app/call/dead_air.py": ("tests/unit/call/test_dead_air.py",),
-    "app/call/thinking.py": ("tests/unit/call/test_thinking.py",),
-    "app/call/ledger.py": ("tests/unit/call/test_ledger.py",),
-    "app/call/outcome.py": ("tests/unit/call/test_outcome.py",),
-    "app/call/budget.py": ("tests/unit/call/test_budget.py",),
-    # wire formats and tokens
-    "app/telephony/wire.py": ("tests/unit/telephony/test_wire.py",),
-    "app/telephony/stream_tokens.py": ("tests/unit/telephony/test_stream_tokens.py",),
-    "app/telephony/sids.py": ("tests/unit/telephony/test_sids.py",),
+# Every pure module (tests/support/layers.py: by the layout, not a list) whose own tests
+# exist is mutated: app/x/y.py against tests/unit/x/test_y.py, or the file named here.
+OWN_TESTS_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "app/agent/gemini/wire.py": ("tests/unit/agent/test_gemini_wire.py",),
-    "app/agent/link_state.py": ("tests/unit/agent/test_link_state.py",),
-    "app/server/throttle.py": ("tests/unit/server/test_throttle.py",),
-    "app/tools/arguments.py": ("tests/unit/tools/test_arguments.py",),
-    # the webhooks' forms
-    "app/telephony/forms.py": ("tests/unit/telephony/test_forms.py",),
-    # audio
-    "app/audio/onset.py": ("tests/unit/audio/test_onset.py",),
-    "app/audio/convert.py": ("tests/unit/audio/test_convert.py",),
-    "app/audio/thinking_sound.py": ("tests/unit/audio/test_thinking_sound.py",),
+    "app/agent/gemini/catalog.py": ("tests/unit/agent/test_catalog.py",),
+    "app/call/core.py": ("tests/unit/call/test_core.py", "tests/unit/call/test_core_recovery.py"),
 }
+
+
+def has_code(path: Path) -> bool:
+    """Whether a module has a function or method for mutmut to mutate (not data only)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(tree))
+
+
+def pure_modules_and_their_tests() -> tuple[dict[str, tuple[str, ...]], list[str]]:
+    """(module -> its own tests, for every pure module with code and tests of its own;
+    the pure modules without: data, Protocols, or untested)."""
+    modules: dict[str, tuple[str, ...]] = {}
+    untested = []
+    paths = module_paths()
+    for module in sorted(pure_modules()):
+        path = paths[module].relative_to(ROOT).as_posix()
+        if path.endswith("__init__.py") or not has_code(paths[module]):
+            continue
+        own = own_tests(module)
+        tests = OWN_TESTS_ELSEWHERE.get(path) or (
+            (own.relative_to(ROOT).as_posix(),) if own.is_file() else ()
+        )
+        if tests:
+            modules[path] = tests
+        else:
+            untested.append(path)
+    return modules, untested
+
 
 # What the copy needs: the code, the tests and what they import (bench.gemini_wire).
 COPIED: tuple[str, ...] = ("app", "tests", "bench", "pyproject.toml")
@@ -81,6 +90,7 @@ MIN_MUTMUT = (3, 6)  # source_paths and only_mutate arrived in mutmut 3.6
 DETECTED = frozenset({"killed", "timeout"})
 NOT_RUN = frozenset({"skipped"})
 ROOT = Path(__file__).resolve().parent.parent
+MODULES, UNTESTED = pure_modules_and_their_tests()
 
 
 class MutationError(Exception):
@@ -361,6 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = mutmut_command()
         print(f"mutmut {mutmut_version()}, pytest {' '.join(PYTEST_ARGS)}", flush=True)
+        if not args.module and UNTESTED:
+            print(f"  pure, with no unit tests of their own: {', '.join(UNTESTED)}", flush=True)
         results = []
         for module in selected:
             tests = MODULES[module]

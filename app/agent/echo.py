@@ -1,3 +1,4 @@
+# edge: an asyncio agent (repeats the caller)
 """Echo mode (AGENT=echo): a telephony self-test with no Gemini at all.
 
 The "agent" listens to the caller and, once they stop talking (a local energy

@@ -1,3 +1,4 @@
+# edge: the asyncio side of the agent link
 """Keeps one call's agent session alive: resumption, goAway, reconnects, buffering.
 
 :class:`AgentLink` sits between the bridge and an :class:`~app.call.ports.AgentConnector`.

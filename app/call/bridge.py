@@ -1,12 +1,15 @@
+# edge: the call's asyncio driver
 """The call's driver: Twilio's media socket ⇄ one live agent session, pumped through
 the call's pure core (:class:`~app.call.core.CallCore`).
 
 A :class:`CallBridge` runs one call in a task group: the caller pump (socket frames
 into the core), the agent pump (agent events into the core, once the call is
-admitted) and a ticker (the clock into the core). It performs what the core asks, in
-order: frames to the caller, audio and text to the agent, tool calls, a transfer,
-reports to the call's sinks, the hang-up. It decides nothing itself, and depends only
-on the interfaces in :mod:`app.call.ports`.
+admitted), a ticker (the clock into the core) and the mailbox (the call's one door:
+controls from an operator, another process, shutdown or the agent's built-in tools,
+see :mod:`app.call.controls`). It performs what the core asks, in order: frames to
+the caller, audio and text to the agent, tool calls, a transfer, reports to the
+call's sinks, the hang-up. It decides nothing itself, and depends only on the
+interfaces in :mod:`app.call.ports`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +40,14 @@ from app.call.actions import (
     ToCaller,
     Transfer,
 )
+from app.call.controls import ENDED, Control, EndCallTool, Reply, TransferTool
 from app.call.core import CallCore, CoreOptions, Phase
 from app.call.ledger import PlaybackLedger
 from app.call.outcome import APOLOGY_OUTCOMES, CLOSE_CODES, Outcome, close_reason
 from app.call.ports import AgentConnector, CallControl, MediaSocket
 from app.call.record import CallStats, CallSummary
 from app.call.sinks import CallSinks
-from app.errors import AgentSessionError, CallControlError, SocketClosed
+from app.errors import AgentSessionError, CallControlError, RegistryUnavailable, SocketClosed
 from app.telephony import wire
 from app.telephony.twiml import transfer_twiml
 from app.tools import END_CALL, TRANSFER_CALL, Tool
@@ -54,7 +58,8 @@ log = logging.getLogger(__name__)
 CALLER_PUMP = "call: caller→agent"
 AGENT_PUMP = "call: agent→caller"
 WATCHDOG = "call: watchdog"
-CALL_TASKS = frozenset({CALLER_PUMP, AGENT_PUMP, WATCHDOG})
+MAILBOX = "call: mailbox"
+CALL_TASKS = frozenset({CALLER_PUMP, AGENT_PUMP, WATCHDOG, MAILBOX})
 
 
 @dataclass(frozen=True)
@@ -62,11 +67,14 @@ class BridgeOptions:
     core: CoreOptions = field(default_factory=CoreOptions)
     link: LinkPolicy = field(default_factory=LinkPolicy)
     # Checked on `start`, before any session opens: a reason to refuse, or None.
-    admit: Callable[[wire.Start], str | None] | None = None
+    admit: Callable[[wire.Start], Awaitable[str | None]] | None = None
     tools: tuple[Tool, ...] = ()  # what the session declares, built-ins included
     tool_timeout_s: float = 10.0
-    # Told about a transfer before the stream closes, so the <Connect action> can dial.
-    on_transfer: Callable[[str, str], None] | None = None
+    # Told about a transfer (the CallSid, the number; None once Twilio's REST API has
+    # connected it), so the <Connect action> dials it if the stream closes first.
+    on_transfer: Callable[[str, str | None], Awaitable[None]] | None = None
+    # Told the call's outcome before its stream closes (and Twilio asks the <Connect action>).
+    on_ending: Callable[[CallSummary], Awaitable[None]] | None = None
     tick_s: float = 0.1  # how often the core is told the time
 
 
@@ -75,6 +83,14 @@ class CallOver(Exception):
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A control in the mailbox, and where its reply goes."""
+
+    control: Control
+    reply: asyncio.Future[Reply]
 
 
 class CallLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -122,6 +138,8 @@ class CallBridge:
         )
         self._group: asyncio.TaskGroup | None = None
         self._agent_event_at = 0.0
+        self._mailbox: asyncio.Queue[Letter] = asyncio.Queue()
+        self._closed = False  # the call is over: the mailbox takes nothing more
 
     def attach(self, sinks: CallSinks) -> None:
         """Where this call's reports go (built for the call's log, so made after it)."""
@@ -170,6 +188,7 @@ class CallBridge:
                 self._group = group
                 group.create_task(self._caller_pump(), name=CALLER_PUMP)
                 group.create_task(self._ticker(), name=WATCHDOG)
+                group.create_task(self._mailbox_pump(), name=MAILBOX)
         except BaseExceptionGroup as group:
             known, unknown = group.split((AgentSessionError, SocketClosed, CallOver))
             if unknown is not None or known is None:
@@ -205,6 +224,25 @@ class CallBridge:
         while True:
             await asyncio.sleep(self._options.tick_s)
             await self._perform_all(self.core.tick(self._clock()))
+
+    async def _mailbox_pump(self) -> None:
+        while True:
+            letter = await self._mailbox.get()
+            reply, actions = self.core.control(letter.control, self._clock())
+            try:
+                await self._perform_all(actions)
+            finally:  # answered even when an action ended the call
+                if not letter.reply.done():
+                    letter.reply.set_result(reply)
+
+    async def deliver(self, control: Control) -> Reply:
+        """The call's one door: ``control`` is handled on the call's own task, like a frame,
+        and its reply returned; :data:`~app.call.controls.ENDED` once the call is over."""
+        if self._closed:
+            return ENDED
+        letter = Letter(control, asyncio.get_running_loop().create_future())
+        self._mailbox.put_nowait(letter)
+        return await letter.reply
 
     async def _perform_all(self, actions: list[Action]) -> None:
         for action in actions:
@@ -249,27 +287,41 @@ class CallBridge:
     async def _admit(self, start: wire.Start) -> None:
         # Updated in place: the link and everything else holding this adapter follow.
         self._log_ids.update(call_sid=start.call_sid, stream_sid=start.stream_sid)
-        refusal = self._options.admit(start) if self._options.admit else None
+        refusal = await self._options.admit(start) if self._options.admit else None
         await self._perform_all(self.core.admission(refusal, self._clock()))
         if self.core.phase is Phase.IN_CALL and self._group is not None:
             self._group.create_task(self._agent_pump(), name=AGENT_PUMP)
 
     async def _transfer(self, transfer: Transfer) -> None:
-        """The notice was heard: dial the target through Twilio's REST API (and tell the
-        switchboard, so the <Connect action> dials it if the REST call fails)."""
-        if self._options.on_transfer is not None:
-            self._options.on_transfer(self.call_sid, transfer.number)
+        """The notice was heard: dial the target through Twilio's REST API; until that
+        succeeds the <Connect action> is told to dial it when the stream closes."""
+        await self._remember_transfer(transfer.number)
         if self._control is None:
             return
         try:
             await self._control.redirect(self.call_sid, transfer_twiml(transfer.number))
-            self.log.info(
-                "transferred to %s (%s) through Twilio's REST API", transfer.name, transfer.number
-            )
         except CallControlError as error:
             self.log.error("%s; dialling %s when the stream closes instead", error, transfer.name)
+            return
+        self.log.info(
+            "transferred to %s (%s) through Twilio's REST API", transfer.name, transfer.number
+        )
+        await self._remember_transfer(None)  # connected: the <Connect action> must not dial it
+
+    async def _remember_transfer(self, number: str | None) -> None:
+        if self._options.on_transfer is None:
+            return
+        try:
+            await self._options.on_transfer(self.call_sid, number)
+        except RegistryUnavailable as error:
+            self.log.error("the registry did not learn of the transfer: %s", error)
 
     async def _finish(self, outcome: Outcome, reason: str) -> CallSummary:
+        self._closed = True
+        while not self._mailbox.empty():  # controls that came too late
+            letter = self._mailbox.get_nowait()
+            if not letter.reply.done():
+                letter.reply.set_result(ENDED)
         tool_calls = self.tools.completed + self.tools.failed
         summary, reports = self.core.finish(
             outcome, reason, self._clock(), self.link.stats, tool_calls
@@ -292,34 +344,29 @@ class CallBridge:
             link.reconnects,
             link.dropped_ms,
         )
+        if self._options.on_ending is not None:
+            try:
+                await self._options.on_ending(summary)
+            except RegistryUnavailable as error:  # the call still ends, and says so
+                self.log.error("the registry did not learn how the call ended: %s", error)
         # Always close with a code (a no-op if the peer is gone); closing is also what
         # makes Twilio request the <Connect action>, which plays the apology if needed.
         await self._socket.close(CLOSE_CODES[outcome], close_reason(outcome, reason))
         return summary
 
-    # the operator's controls, and the agent's built-in tools
-
-    async def operator_say(self, instruction: str) -> None:
-        """An operator's instruction, sent into the live session now."""
-        await self._perform_all(self.core.farewell.operator_say(instruction))
-
-    async def operator_transfer(self, target: str) -> str | None:
-        """Transfer as the built-in tool does; returns an error message, or None."""
-        problem, actions = self.core.farewell.operator_transfer(target, self._clock())
-        await self._perform_all(actions)
-        return problem
-
-    async def end_politely(self, reason: str) -> None:
-        """Have the agent say goodbye, then end the call once it was heard (or times out)."""
-        await self._perform_all(self.core.say_goodbye(reason, self._clock()))
+    # the agent's built-in tools, through the same door as every other control
 
     async def _end_call_tool(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self.core.farewell.end_call_tool(args, self._clock())
+        return await self._builtin(EndCallTool(args))
 
     async def _transfer_tool(self, args: dict[str, Any]) -> dict[str, Any]:
-        answer, actions = self.core.farewell.transfer_tool(args, self._clock())
-        await self._perform_all(actions)
-        return answer
+        return await self._builtin(TransferTool(args))
+
+    async def _builtin(self, control: Control) -> dict[str, Any]:
+        reply = await self.deliver(control)
+        if reply.answer:
+            return dict(reply.answer)
+        return {"error": {"type": "call_ended", "message": reply.problem}}
 
 
 def _first(

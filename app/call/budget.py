@@ -14,10 +14,11 @@ class TokenBucket:
     _tokens: float = -1.0
     _last: float = 0.0
 
-    def allow(self, now: float) -> bool:
-        if self.level(now) < 1:
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        """Spend ``cost`` tokens if the bucket holds that many (else spend nothing)."""
+        if self.level(now) < cost:
             return False
-        self._tokens -= 1
+        self._tokens -= cost
         return True
 
     def level(self, now: float) -> float:

@@ -53,6 +53,16 @@ from app.call.actions import (
     ToCaller,
     info,
 )
+from app.call.controls import (
+    ACCEPTED,
+    NOT_STARTED,
+    Control,
+    EndCall,
+    EndCallTool,
+    Reply,
+    Say,
+    TransferTool,
+)
 from app.call.dead_air import DeadAirPolicy, DeadAirWatch
 from app.call.ending import Ending
 from app.call.farewell import Farewell
@@ -81,6 +91,7 @@ class CoreOptions:
     goodbye_grace_s: float = 15.0  # longest wait for the goodbye to be heard
     transfer_targets: Mapping[str, str] = field(default_factory=dict)
     forward_dtmf: bool = True
+    redact_dtmf: bool = False  # keypad digits reach the model and nothing else
     fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
     record_audio: bool = False  # report the call's audio (for a recording)
     live_transcripts: bool = False  # transcripts down the media stream (the softphone)
@@ -215,7 +226,10 @@ class CallCore:
         return actions
 
     def _key(self, digit: str) -> list[Action]:
-        actions: list[Action] = [info("caller pressed %s", digit)]
+        if self._options.redact_dtmf:
+            actions: list[Action] = [info("caller pressed a key (the digit is not kept)")]
+        else:
+            actions = [info("caller pressed %s", digit)]
         if self._options.forward_dtmf:
             actions.append(SendText(f"The caller pressed {digit} on their phone's keypad."))
         return actions
@@ -393,13 +407,24 @@ class CallCore:
             return self.farewell.say_goodbye(limit.value, now)
         return []
 
-    # ending on purpose: the operator's, the agent's built-in tools, shutdown
+    # the one door: what acts on the call from outside its streams (an operator, another
+    # process, shutdown, the agent's built-in tools), handled like any other event
 
-    def say_goodbye(self, reason: str, now: float) -> list[Action]:
-        """Have the agent say goodbye, then end the call once it was heard."""
+    def control(self, control: Control, now: float) -> tuple[Reply, list[Action]]:
+        if isinstance(control, EndCallTool):
+            answer = self.farewell.end_call_tool(dict(control.args), now)
+            return Reply(True, answer=answer), []
+        if isinstance(control, TransferTool):
+            answer, actions = self.farewell.transfer_tool(dict(control.args), now)
+            return Reply(True, answer=answer), actions
         if self.phase is not Phase.IN_CALL:
-            return []
-        return self.farewell.say_goodbye(reason, now)
+            return NOT_STARTED, []
+        if isinstance(control, Say):
+            return ACCEPTED, Farewell.operator_say(control.text)
+        if isinstance(control, EndCall):
+            return ACCEPTED, self.farewell.say_goodbye(control.reason, now)
+        problem, actions = self.farewell.operator_transfer(control.target, now)
+        return (ACCEPTED if problem is None else Reply(False, problem)), actions
 
     # the end
 

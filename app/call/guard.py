@@ -16,6 +16,7 @@ from app.call.record import CallStats
 from app.errors import ProtocolError
 from app.telephony import wire
 
+ULAW_BYTES_PER_MS = 8  # Twilio's audio: 8 kHz µ-law, a byte a sample
 INBOUND_TRACKS = frozenset({"inbound", "inbound_track"})  # media, and dtmf's name for it
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
@@ -25,6 +26,11 @@ class GuardPolicy:
     max_malformed: int = 100
     max_messages_per_s: float = 250.0  # sustained; bursts of twice that
     log_malformed_first: int = 5  # then every 100th, so a flood cannot flood the log
+    # Caller audio at most this many times as fast as the wall clock (Twilio sends it in
+    # real time), after a burst of ``audio_burst_ms``; beyond it audio is dropped.
+    # 0: no limit (a benchmark replaying faster than real time).
+    max_audio_rate: float = 2.0
+    audio_burst_ms: float = 5000.0  # catching up after a network stall of a few seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,7 @@ class InboundGuard:
         self._stats = stats
         rate = policy.max_messages_per_s
         self._budget = TokenBucket(rate=rate, burst=2 * rate)
+        self._audio = TokenBucket(rate=1000 * policy.max_audio_rate, burst=policy.audio_burst_ms)
         self.stream_sid: str | None = None  # set once the call's `start` is taken
 
     def sort(self, frame: str | bytes, now: float) -> Sorted:
@@ -64,7 +71,7 @@ class InboundGuard:
             wrong = event.stream_sid != self.stream_sid or event.track not in INBOUND_TRACKS
             if wrong or not event.payload:
                 return self._ignored()
-            return event
+            return self._within_real_time(event, now)
         if isinstance(event, (wire.Mark, wire.Stop)):
             return event
         if isinstance(event, wire.Dtmf) and len(event.digit) == 1 and event.digit in DTMF_DIGITS:
@@ -77,6 +84,19 @@ class InboundGuard:
         if isinstance(event, wire.Connected):
             return SILENT
         return self._ignored()  # unknown events, and media, marks or keys before `start`
+
+    def _within_real_time(self, media: wire.Media, now: float) -> wire.Media | Dropped:
+        """The audio, unless the call has sent audio faster than real time allows: it is
+        dropped (and counted), never converted nor passed on."""
+        ms = len(media.payload) / ULAW_BYTES_PER_MS
+        if self._policy.max_audio_rate <= 0 or self._audio.allow(now, ms):
+            return media
+        first = self._stats.audio_dropped_ms == 0
+        self._stats.audio_dropped_ms += ms
+        if first:
+            limit = self._policy.max_audio_rate
+            return Dropped(f"caller audio faster than {limit:g}x real time: dropping the excess")
+        return SILENT
 
     def _ignored(self) -> Dropped:
         self._stats.ignored_frames += 1

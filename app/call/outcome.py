@@ -48,3 +48,10 @@ def close_reason(outcome: Outcome, reason: str) -> str:
     if len(encoded) <= MAX_REASON_BYTES:
         return text
     return encoded[: MAX_REASON_BYTES - 3].decode(errors="ignore") + "…"
+
+
+def outcome_of(reason: str) -> Outcome | None:
+    """The outcome a close reason begins with (what :func:`close_reason` wrote), or None
+    for a reason this server did not write."""
+    head = reason.partition(":")[0]
+    return next((o for o in Outcome if o.value == head), None)

@@ -82,6 +82,7 @@ class CallStats:
     fast_barge_ins: int = 0
     malformed_frames: int = 0
     ignored_frames: int = 0
+    audio_dropped_ms: float = 0.0  # caller audio beyond MAX_AUDIO_RATE_FACTOR x real time
     tokens: int = 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,10 +27,11 @@ import httpx
 import uvicorn
 import websockets
 
+from app.call.outcome import Outcome, outcome_of
 from app.errors import ReplayError, TwilioWouldReject, TwimlError, WebhookRefused
 from app.settings import Settings
 from app.sinks.recording import StereoRecording
-from app.telephony.captures import ULAW_BYTES_PER_MS, Frame
+from app.telephony.captures import ULAW_BYTES_PER_MS, Frame, with_call_sid
 from app.telephony.emulator import TwilioEmulator
 
 HANG_UP_WAIT_S = 5.0  # after the caller's `stop`, how long the server may take to close
@@ -37,11 +39,27 @@ HANG_UP_WAIT_S = 5.0  # after the caller's `stop`, how long the server may take 
 
 @dataclass(frozen=True)
 class ReplayResult:
+    call_sid: str  # the call the replay made
     heard_s: float  # agent audio the caller heard
     recorded_s: float  # length of the WAV
     ended_by_server: bool  # the server closed the stream before the caller hung up
     close_code: int | None
     close_reason: str
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the server says the call ended (its close reason), if it said."""
+        return outcome_of(self.close_reason)
+
+
+def new_call_sid() -> str:
+    """A CallSid of Twilio's shape that no real call has (they are random too)."""
+    return "CA" + secrets.token_hex(16)
+
+
+def call_sid_of(frames: list[Frame]) -> str:
+    start: dict[str, Any] = next(f for f in frames if f.get("event") == "start")["start"]
+    return str(start.get("callSid", ""))
 
 
 def load_capture(path: Path) -> list[Frame]:
@@ -68,9 +86,13 @@ async def replay(
     out: Path,
     server: str | None,
     tail_s: float = 8.0,
+    call_sid: str | None = None,
 ) -> ReplayResult:
-    """Play the capture through ``server`` (or a server started here); raises
-    :class:`ReplayError` with one sentence for anything that stops it."""
+    """Play the capture through ``server`` (or a server started here) as the call
+    ``call_sid`` (default: the capture's); raises :class:`ReplayError` with one sentence
+    for anything that stops it."""
+    if call_sid is not None:
+        frames = with_call_sid(frames, call_sid)
     try:
         recording = StereoRecording(out)
     except OSError as error:
@@ -117,7 +139,7 @@ async def _replay(
     tail_s: float,
 ) -> ReplayResult:
     start: dict[str, Any] = next(f for f in frames if f.get("event") == "start")["start"]
-    call_sid = str(start.get("callSid", ""))
+    call_sid = call_sid_of(frames)
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     twilio = TwilioEmulator(server, settings.public_base or server, token)
     parameters = start.get("customParameters") or {}
@@ -152,6 +174,7 @@ async def _replay(
     if stream.problems:
         raise ReplayError(f"the server sent what Twilio would reject: {stream.problems[0]}")
     return ReplayResult(
+        call_sid=call_sid,
         heard_s=len(stream.heard) / (1000 * ULAW_BYTES_PER_MS),
         recorded_s=recording.seconds,
         ended_by_server=not talking,

@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from app.addressing import KnownHosts as Rule
 from app.call.ports import AgentConnector
-from app.errors import BadRequest, CallNotHere
-from app.server import health, media, operator, softphone, webhooks
+from app.errors import BadRequest, CallNotHere, ControlTimeout, RegistryUnavailable
+from app.server import health, media, operator, recordings, softphone, webhooks
 from app.server.body_limit import BodyLimit
 from app.server.inputs import bad_request
+from app.server.known_hosts import KnownHosts
+from app.server.proxy_headers import ProxyHeaders
 from app.server.services import Services, build_services
 from app.settings import Settings
 
@@ -30,27 +33,38 @@ def create_app(settings: Settings, connector: AgentConnector | None = None) -> S
     """The app; raises ConfigError (or ToolDefinitionError) for settings that cannot work.
     ``connector`` replaces the agent (tests script one; production builds Gemini's)."""
     services = build_services(settings, connector)
-    routes = [*webhooks.ROUTES, *media.ROUTES, *operator.ROUTES, *health.ROUTES]
+    routes = [*webhooks.ROUTES, *media.ROUTES, *operator.ROUTES, *recordings.ROUTES]
+    routes += health.ROUTES
     if services.softphone is not None:
         routes.extend(softphone.ROUTES)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimit)],
+        middleware=[
+            Middleware(ProxyHeaders, proxies=settings.proxies),
+            *(
+                [Middleware(KnownHosts, rule=Rule(settings.public_base))]
+                if services.checker is None  # signatures off: nothing else proves a caller
+                else []
+            ),
+            Middleware(BodyLimit, pending=services.pending),
+        ],
         lifespan=lifespan,
         exception_handlers={
             CallNotHere: operator.not_here,
+            RegistryUnavailable: operator.registry_down,
+            ControlTimeout: operator.control_timeout,
             BadRequest: bad_request,
         },
     )
     app.state.services = services
-    app.state.board = services.board
+    app.state.calls = services.calls
     return app
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     services: Services = app.state.services
-    services.open()
+    await services.open()
     announce(services)
     try:
         yield
@@ -60,6 +74,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def announce(services: Services) -> None:
     settings = services.settings
+    for warning in settings.warnings:
+        log.warning(warning)
     if services.checker is None:
         log.warning(health.UNSIGNED_WARNING)
     log.info(

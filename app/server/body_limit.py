@@ -3,7 +3,9 @@
 Twilio's webhooks are a few kilobytes and the operator API takes a sentence; without
 a limit, an unauthenticated form of a thousand 1 MB fields was parsed before its
 signature was checked. :class:`BodyLimit` answers 413 at once for a declared
-``Content-Length`` over the limit, and as soon as a streamed body passes it.
+``Content-Length`` over the limit, and as soon as a streamed body passes it; and 429
+for a client with too many bodies still arriving (round three's N1, through a proxy:
+the connection's own deadline is app/server/http_guard.py's).
 """
 
 from __future__ import annotations
@@ -12,13 +14,23 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.server.pending import PendingRequests
+from app.server.proxy_headers import PEER
+
 MAX_BODY_BYTES = 32 * 1024
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    """Bodies within ``max_bytes``; a request whose body has not wholly arrived counts
+    as waiting on its client (its address after the trusted-proxy rule), and one beyond
+    the client's fill is answered 429 at once, nothing read."""
+
+    def __init__(
+        self, app: ASGIApp, pending: PendingRequests, max_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.pending = pending
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,31 +40,43 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(send, 413 if declared.isdigit() else 400)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
+        client = scope.get("client")
+        key = None
+        if self.pending.counted_by_app(scope.get(PEER, "")):
+            key = self.pending.enter(client[0] if client else "")
+            if key is None:
+                await self._refuse(send, 429)
                 return
-            body += message.get("body", b"")
-            if len(body) > self.max_bytes:
-                await self._refuse(send, 413)
-                return
-            if not message.get("more_body", False):
-                break
-        whole: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+        try:
+            body = await self._read(receive)
+        finally:
+            if key is not None:
+                self.pending.leave(key)
+        if body is None:  # the client went away
+            return
+        if len(body) > self.max_bytes:
+            await self._refuse(send, 413)
+            return
+        whole: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def replay() -> Message:
             return whole.pop() if whole else await receive()
 
         await self.app(scope, replay, send)
 
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or as soon as it passes the limit; None if the client left."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes or not message.get("more_body", False):
+                return bytes(body)
+
     async def _refuse(self, send: Send, status: int) -> None:
-        sentence = (
-            f"the request body is over {self.max_bytes} bytes"
-            if status == 413
-            else "Content-Length is not a number"
-        )
-        payload = json.dumps({"error": sentence}).encode()
+        payload = json.dumps({"error": SENTENCES[status].format(limit=self.max_bytes)}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -65,3 +89,10 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+SENTENCES = {
+    413: "the request body is over {limit} bytes",
+    400: "Content-Length is not a number",
+    429: "too many unfinished requests from this address; finish one first",
+}

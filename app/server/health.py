@@ -20,12 +20,15 @@ UNSIGNED_WARNING = (
 
 async def healthz(request: Request) -> Response:
     services = services_of(request)
-    body = services.board.health()
-    body["model"] = services.settings.model
+    body = services.calls.health()
+    body["max_concurrent_calls"] = services.settings.max_concurrent_calls
+    body["agent"] = services.settings.agent
+    if services.settings.agent == "gemini":  # echo mode has no model
+        body["model"] = services.settings.model
     body["signature_validation"] = services.checker is not None
     if services.checker is None:
         body["warning"] = UNSIGNED_WARNING
-    return JSONResponse(body, status_code=503 if services.board.draining else 200)
+    return JSONResponse(body, status_code=503 if services.calls.draining else 200)
 
 
 async def metrics_page(request: Request) -> Response:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection, Request
@@ -54,17 +53,20 @@ def client_address(connection: HTTPConnection) -> str:
     return connection.client.host if connection.client else "unknown"
 
 
-def throttled(request: Request) -> None:
+THROTTLED = "too many wrong tokens from this address; try again in a minute"
+
+
+async def throttled(connection: HTTPConnection) -> None:
     """429 for an address that got the token wrong too often lately."""
-    services = services_of(request)
-    if services.throttle.blocked(client_address(request), time.monotonic()):
-        raise BadRequest("too many wrong tokens from this address; try again in a minute", 429)
+    if await services_of(connection).throttle.blocked(client_address(connection)):
+        raise BadRequest(THROTTLED, 429)
 
 
-def failed_token(request: Request, what: str) -> None:
-    """Count a wrong token; the address's first refusal is logged, the rest are not."""
-    address = client_address(request)
-    if services_of(request).throttle.failed(address, time.monotonic()):
+async def failed_token(connection: HTTPConnection, what: str) -> None:
+    """Count a wrong token (the operator API, the softphone's sign-in and its bearer
+    fallback all count into one throttle); the address's first refusal is logged."""
+    address = client_address(connection)
+    if await services_of(connection).throttle.failed(address):
         log.warning("%s: too many wrong tokens from %s; refusing it for a while", what, address)
 
 

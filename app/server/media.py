@@ -11,12 +11,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.call.bridge import BridgeOptions, CallBridge
 from app.errors import SocketClosed
 from app.server.inputs import services_of
+from app.server.signature_log import addressed_urls, signature_refused
 from app.telephony.paths import STREAM_PATH
 from app.telephony.signatures import POLICY_VIOLATION
 
 log = logging.getLogger(__name__)
 
-WS_MAX_SIZE = 64 * 1024  # Twilio frames are ~400 bytes; a larger one is closed with 1009
+# Twilio's frames are ~400 bytes; a start with its parameters (each under 500
+# characters) a few KiB. A larger one is closed with 1009.
+WS_MAX_SIZE = 16 * 1024
 
 
 class StarletteMediaSocket:
@@ -61,21 +64,22 @@ async def run_call(websocket: WebSocket, options: BridgeOptions) -> None:
     await websocket.accept()
     bridge = CallBridge(StarletteMediaSocket(websocket), services.connector, options, services.rest)
     bridge.attach(services.call_sinks(bridge.log))
-    services.board.started(bridge)
+    services.calls.started(bridge)
     try:
         summary = await bridge.run()
     finally:
-        services.board.gone(bridge)
-    services.board.finished(summary)
+        services.calls.gone(bridge)
+    services.calls.finished(summary)
 
 
 async def media_stream(websocket: WebSocket) -> None:
     services = services_of(websocket)
     checker = services.checker
-    if checker is not None and not checker.stream_ok(
-        STREAM_PATH, websocket.headers.get("x-twilio-signature")
-    ):
-        log.warning("refused a media-stream handshake: bad or missing X-Twilio-Signature")
+    signature = websocket.headers.get("x-twilio-signature")
+    if checker is not None and not checker.stream_ok(STREAM_PATH, signature):
+        addressed = addressed_urls(websocket, websocket=True)
+        refusal = checker.stream_refusal(STREAM_PATH, signature, addressed)
+        signature_refused(STREAM_PATH, refusal, checker)
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
         return
     await run_call(websocket, services.options)

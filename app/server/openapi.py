@@ -53,7 +53,32 @@ PAGE_OPTIONS = [
     },
 ]
 FOREIGN_PAGE = error("Addressed to a host this server does not answer as, or from its page.")
+ICON_ANSWERS = {"400": BAD}
 SOFTPHONE: dict[str, Any] = {
+    "/favicon.ico": {
+        "get": {
+            "summary": "The softphone pages' icon (32×32, a PNG inside an ICO).",
+            "responses": {
+                "200": {
+                    "description": "The icon.",
+                    "content": {"image/x-icon": {"schema": {"type": "string"}}},
+                },
+                **ICON_ANSWERS,
+            },
+        }
+    },
+    "/favicon.svg": {
+        "get": {
+            "summary": "The softphone pages' icon, drawn in SVG.",
+            "responses": {
+                "200": {
+                    "description": "The icon.",
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                },
+                **ICON_ANSWERS,
+            },
+        }
+    },
     "/softphone": {
         "get": {
             "summary": "The softphone page, or its sign-in form.",
@@ -253,6 +278,30 @@ def operator_paths() -> dict[str, Any]:
                     "401": UNAUTHORISED,
                     "429": THROTTLED,
                     "404": error("No record of that call, or call records are off."),
+                },
+            }
+        },
+        "/calls/{call_sid}/recording": {
+            "get": {
+                "summary": "The call's recording (stereo WAV: caller left, agent right).",
+                "security": [{"operator": []}],
+                "parameters": [
+                    SID_PARAMETER,
+                    {
+                        "name": "leg",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The WAV file.", "content": {"audio/wav": {}}},
+                    "400": BAD,
+                    "401": UNAUTHORISED,
+                    "429": THROTTLED,
+                    "404": error("No recording of that call (or leg), or recordings are off."),
+                    "409": error("The call is in progress: its recording is not complete."),
+                    "503": error("The fleet's registry (Redis) is unreachable."),
                 },
             }
         },

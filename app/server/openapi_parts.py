@@ -80,7 +80,8 @@ HEALTH: Schema = {
         "max_concurrent_calls": {"type": "integer"},
         "calls_handled": {"type": "integer"},
         "calls_refused": {"type": "integer"},
-        "model": {"type": "string"},
+        "agent": {"enum": ["gemini", "echo"]},
+        "model": {"type": "string", "description": "The Live model (absent in echo mode)."},
         "signature_validation": {"type": "boolean"},
         "warning": {"type": "string"},
     },
@@ -158,7 +159,8 @@ UNAUTHORISED = error("Missing or wrong bearer token.")
 THROTTLED = error("Too many wrong tokens from this address lately; try again in a minute.")
 BAD = error("A malformed parameter or body; the error says which and what to send.")
 TOO_BIG = error("The body is larger than the route accepts.")
-NOT_IN_PROGRESS = content(NOT_HERE, "The call is not in progress on this process.")
+NOT_IN_PROGRESS = content(NOT_HERE, "No process of the deployment holds the call.")
+NOT_STARTED = error("The call's stream has not started yet; try again in a moment.")
 SID_PARAMETER = {"name": "call_sid", "in": "path", "required": True, "schema": CALL_SID}
 
 
@@ -173,7 +175,10 @@ def control(summary: str, body: dict[str, Any] | None) -> dict[str, Any]:
             "401": UNAUTHORISED,
             "429": THROTTLED,
             "404": NOT_IN_PROGRESS,
+            "409": NOT_STARTED,
             "413": TOO_BIG,
+            "503": error("The fleet's registry (Redis) is unreachable; try again shortly."),
+            "504": error("The process holding the call did not answer in time."),
         },
     }
     if body is not None:

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import logging
 import secrets
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from app.addressing import KnownHosts
 from app.agent.echo import EchoConnector
 from app.agent.link_state import LinkPolicy
 from app.audio import thinking_sound
@@ -33,20 +32,30 @@ from app.call.limits import LimitPolicy
 from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
 from app.call.thinking import ThinkingPolicy
-from app.errors import ConfigError, RecordingsUnusable
+from app.errors import ConfigError, RecordingsUnusable, RegistryUnavailable
+from app.registry.base import CallRegistry, SharedThrottle
+from app.registry.build import STREAM_TOKENS, build_registry, derived_key
+from app.registry.memory import MemoryThrottle
+from app.registry.process import process_name
+from app.rotation import Rotating
+from app.server.calls_here import LocalCalls
+from app.server.pending import PendingRequests
 from app.server.softphone_access import SoftphoneAccess
-from app.server.switchboard import Switchboard
-from app.server.throttle import FailureThrottle
 from app.settings import Settings
+from app.settings.checks import shown_path
 from app.sinks.metrics import MetricsSink, PrometheusMetrics
 from app.sinks.recording import RecordingSink, check_recordings_dir
-from app.sinks.records import CallRecords, RecordsSink
+from app.sinks.records import CallRecords, RecordsSink, RecordStore
 from app.sinks.writer import DiskWriter
 from app.telephony.outbound import rest_client
 from app.telephony.rest import TwilioRest
 from app.telephony.signatures import SignatureChecker
 from app.telephony.stream_tokens import StreamTokens
 from app.tools import Tool, end_call_tool, load_tools, transfer_call_tool
+
+log = logging.getLogger(__name__)
+
+RECORDS_RETRY_S = 2.0  # how often writes kept while PostgreSQL was down are retried
 
 
 @dataclass
@@ -55,16 +64,20 @@ class Services:
 
     settings: Settings
     checker: SignatureChecker | None  # None: signatures are not checked (development)
-    board: Switchboard
+    registry: CallRegistry  # what the processes of the deployment share
+    calls: LocalCalls  # the calls this process runs
     tools: tuple[Tool, ...]
     options: BridgeOptions  # for phone calls
     metrics: PrometheusMetrics
-    records: CallRecords | None
+    records: RecordStore | None
     connector: AgentConnector
     softphone: SoftphoneAccess | None
-    throttle: FailureThrottle = field(default_factory=FailureThrottle)  # wrong tokens
+    throttle: SharedThrottle = field(default_factory=MemoryThrottle)  # wrong tokens
     writer: DiskWriter = field(default_factory=DiskWriter)  # records and recordings
     rest: TwilioRest | None = None  # opened by the lifespan, inside the running loop
+    # Requests waiting on their client, per client (the app's and the server's guard).
+    pending: PendingRequests = field(default_factory=PendingRequests)
+    _retrying: asyncio.Task[None] | None = None
 
     @property
     def softphone_options(self) -> BridgeOptions:
@@ -83,15 +96,33 @@ class Services:
         return sinks
 
     @property
-    def operator_token(self) -> str | None:
-        token = self.settings.operator_token
-        return token.get_secret_value() if token is not None else None
+    def operator_token(self) -> Rotating | None:
+        return self.settings.operator_secret
 
-    def open(self) -> None:
-        """What needs the running event loop: the REST client's HTTP session."""
+    async def open(self) -> None:
+        """What needs the running event loop: the REST client's HTTP session, the registry,
+        and retrying the call records' writes kept while their database was down."""
         self.rest = rest_client(self.settings)
+        await self.registry.open(self.calls.deliver)
+        if self.records is not None and self.settings.database_url is not None:
+            self._retrying = asyncio.create_task(self._retry_records(self.records))
+
+    async def _retry_records(self, records: RecordStore) -> None:
+        while True:
+            await asyncio.sleep(RECORDS_RETRY_S)
+            if records.backlog():
+                self.writer.submit(records.retry, partial(log.error, "retrying records: %s"))
+
+    def close_stores(self) -> None:
+        """Close what building opened (the records' database) when the services are not
+        served here (the worker supervisor checks the settings by building them)."""
+        if self.records is not None:
+            self.records.close()
 
     async def aclose(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
+        await self.registry.aclose()
         if self.rest is not None:
             await self.rest.aclose()
             self.rest = None
@@ -109,38 +140,68 @@ def build_services(settings: Settings, connector: AgentConnector | None = None) 
             check_recordings_dir(Path(settings.recordings_dir))
         except RecordingsUnusable as error:
             raise ConfigError(
-                f"RECORDINGS_DIR={settings.recordings_dir} {error}: fix the path or its"
+                f"RECORDINGS_DIR={shown_path(settings.recordings_dir)} {error}: fix the path or its"
                 " permissions, or set it empty to turn recordings off."
             ) from None
     if connector is None:
         connector = agent_connector(settings, tools)
-    records = open_records(settings)
-    board = Switchboard(
-        StreamTokens(stream_token_secret(settings), settings.stream_token_ttl_seconds),
-        settings.max_concurrent_calls,
-        settings.max_softphone_calls,
+    metrics = PrometheusMetrics(settings.prometheus_multiproc_dir or None)
+    records = open_records(settings, on_lost=metrics.records_lost)
+    writer = DiskWriter()
+    tokens = stream_tokens(settings)
+    registry, throttle = build_registry(
+        settings,
+        tokens,
+        process_name(),
+        on_orphan=None if records is None else orphan_closer(records, writer, metrics),
+        on_down=metrics.registry_unreachable,
+    )
+    calls = LocalCalls(
+        registry, tokens.secrets, known=None if records is None else records_know(records)
     )
     options = dataclasses.replace(
-        bridge_options(settings), admit=board.admit, tools=tools, on_transfer=board.transfer
+        bridge_options(settings),
+        admit=calls.admit,
+        tools=tools,
+        on_transfer=registry.transferring,
+        on_ending=calls.ending,
     )
-    token = settings.operator_token.get_secret_value() if settings.operator_token else None
     return Services(
         settings=settings,
         checker=SignatureChecker(
-            settings.twilio_auth_token.get_secret_value(), settings.public_base or ""
+            settings.auth_token, settings.public_base or "", settings.twilio_account_sid
         )
-        if settings.twilio_auth_token is not None
+        if settings.auth_token is not None
         else None,
-        board=board,
+        registry=registry,
+        calls=calls,
         tools=tools,
         options=options,
-        metrics=PrometheusMetrics(),
+        metrics=metrics,
         records=records,
         connector=connector,
-        softphone=SoftphoneAccess(token, urlsplit(settings.public_base or "").hostname)
+        softphone=SoftphoneAccess(settings.operator_secret, KnownHosts(settings.public_base))
         if settings.enable_softphone
         else None,
+        pending=PendingRequests(
+            settings.max_pending_requests_per_client,
+            settings.request_timeout_seconds,
+            settings.proxies,
+        ),
+        throttle=throttle,
+        writer=writer,
     )
+
+
+def records_know(records: RecordStore) -> Callable[[str], Awaitable[bool]]:
+    async def known(call_sid: str) -> bool:
+        try:
+            return await asyncio.to_thread(records.known, call_sid)
+        except RegistryUnavailable as down:  # the registry still refuses what it knows
+            log.warning("call %s: cannot ask the call records whether it ran (%s)", call_sid, down)
+            return False
+
+    return known
 
 
 def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnector:
@@ -151,14 +212,21 @@ def agent_connector(settings: Settings, tools: tuple[Tool, ...]) -> AgentConnect
     return GeminiConnector(settings, tools)  # loads Vertex AI credentials now, not mid-call
 
 
-def open_records(settings: Settings) -> CallRecords | None:
+def open_records(
+    settings: Settings, on_lost: Callable[[int], None] | None = None
+) -> RecordStore | None:
+    """PostgreSQL at DATABASE_URL (the fleet's), else SQLite at CALL_RECORDS_PATH, else none."""
+    if settings.database_url is not None:
+        from app.sinks.postgres import PostgresRecords
+
+        return PostgresRecords(settings.database_url.get_secret_value(), on_lost=on_lost)
     if not settings.call_records_path:
         return None
     try:
         return CallRecords(Path(settings.call_records_path))
     except (sqlite3.Error, OSError) as error:
         raise ConfigError(
-            f"CALL_RECORDS_PATH={settings.call_records_path} cannot be used as a SQLite"
+            f"CALL_RECORDS_PATH={shown_path(settings.call_records_path)} cannot be used as a SQLite"
             f" database ({error}): point it at a writable file, or set it empty to turn call"
             " records off."
         ) from None
@@ -171,6 +239,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         guard=GuardPolicy(
             max_malformed=settings.max_malformed_messages,
             max_messages_per_s=settings.max_messages_per_second,
+            max_audio_rate=settings.max_audio_rate_factor,
         ),
         limits=LimitPolicy(
             max_call_s=settings.max_call_seconds, idle_timeout_s=settings.idle_timeout_seconds
@@ -179,6 +248,7 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         idle_instruction=settings.idle_instruction,
         transfer_targets=settings.transfer_map,
         forward_dtmf=settings.forward_dtmf,
+        redact_dtmf=settings.redact_dtmf,
         fast_barge_in=settings.fast_barge_in,
         record_audio=bool(settings.recordings_dir),
         dead_air=DeadAirPolicy(
@@ -219,12 +289,32 @@ def thinking_audio(settings: Settings) -> bytes:
         raise ConfigError(f"{where} {error}; or unset it for the built-in sound.") from None
 
 
-def stream_token_secret(settings: Settings) -> bytes:
-    """Derived from the auth token, so every process of a deployment agrees; random without."""
-    if settings.twilio_auth_token is None:
-        return secrets.token_bytes(32)
-    key = settings.twilio_auth_token.get_secret_value().encode()
-    return hmac.new(key, b"stream-token-v1", hashlib.sha256).digest()
+def stream_tokens(settings: Settings) -> StreamTokens:
+    """Keyed from the auth token, so every process of a deployment agrees (and, while it
+    is rotated, from the previous one too); random without one."""
+    ttl = settings.stream_token_ttl_seconds
+    auth = settings.auth_token
+    if auth is None:
+        return StreamTokens(secrets.token_bytes(32), ttl)
+    previous = derived_key(auth.previous, STREAM_TOKENS) if auth.previous else None
+    return StreamTokens(
+        derived_key(auth.current, STREAM_TOKENS), ttl, previous, auth.previous_until
+    )
+
+
+def orphan_closer(
+    records: RecordStore, writer: DiskWriter, metrics: PrometheusMetrics
+) -> Callable[[str, str], Awaitable[None]]:
+    """A call whose process died: its record is closed as failed, with the reason."""
+
+    async def close(call_sid: str, reason: str) -> None:
+        metrics.orphaned()
+        writer.submit(
+            lambda: records.orphaned(call_sid, reason),
+            lambda error: log.error("call %s: closing its record failed: %s", call_sid, error),
+        )
+
+    return close
 
 
 def declared_tools(settings: Settings) -> tuple[Tool, ...]:

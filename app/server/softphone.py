@@ -16,6 +16,7 @@ import secrets
 import time
 from html import escape
 from pathlib import Path
+from string import Template
 from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import HTTPConnection, Request
@@ -23,7 +24,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from app.errors import CallRefused
+from app.addressing import host_name
+from app.errors import BadRequest, CallRefused
+from app.server import favicon
 from app.server.inputs import (
     client_address,
     failed_token,
@@ -33,8 +36,7 @@ from app.server.inputs import (
     throttled,
 )
 from app.server.media import run_call
-from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess, host_name
-from app.server.switchboard import STREAM_TOKEN_PARAMETER
+from app.server.softphone_access import COOKIE, COOKIE_SECONDS, SoftphoneAccess
 from app.telephony.signatures import POLICY_VIOLATION, token_matches
 
 log = logging.getLogger(__name__)
@@ -62,13 +64,7 @@ OPEN_WARNING = (
     "ENABLE_SOFTPHONE is on without OPERATOR_TOKEN: anyone who can reach %s can start"
     " calls from a browser (on your Gemini account unless AGENT=echo). Development only."
 )
-LOGIN_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
-<title>Softphone: sign in</title>
-<body style="font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto">
-<h1>Softphone</h1><p>{message}</p>
-<form method="post" action="{action}"><label>Operator token
-<input name="token" type="password" autocomplete="current-password" required></label>
-<button>Open</button></form></body></html>"""
+LOGIN_PAGE = Template((STATIC / "signin.html").read_text(encoding="utf-8"))
 PAGE_OPTIONS = ("processing", "tap")  # read by the page's script; kept across sign-in
 
 
@@ -88,7 +84,7 @@ def page_options(request: Request) -> str:
 
 def login(message: str, status: int, options: str) -> Response:
     action = PAGE_PATH + (f"?{options}" if options else "")
-    body = LOGIN_PAGE.format(message=escape(message), action=escape(action))
+    body = LOGIN_PAGE.substitute(message=escape(message), action=escape(action))
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
@@ -96,11 +92,11 @@ async def page(request: Request) -> Response:
     options = page_options(request)
     if not access_of(request).known_page(request):
         return unknown_page(request)
-    if access_of(request).allowed(request, time.time()):
+    if await signed_in(request):
         page_html = (STATIC / "softphone.html").read_text(encoding="utf-8")
         return HTMLResponse(page_html, headers=PAGE_HEADERS)
     if "token" in request.query_params:  # an old link: it signs nobody in
-        failed_token(request, "softphone sign-in")
+        await failed_token(request, "softphone sign-in")
         message = (
             "Sign in with this form: a token in the address ends up in logs and browser"
             " history, so it is not accepted there."
@@ -115,11 +111,14 @@ async def sign_in(request: Request) -> Response:
     access = access_of(request)
     if not access.known_page(request):
         return unknown_page(request)
-    throttled(request)
+    await throttled(request)
     form = await request.form()
     supplied = form.get("token")
-    if not isinstance(supplied, str) or not token_matches(supplied, access.operator_token):
-        failed_token(request, "softphone sign-in")
+    accepted = isinstance(supplied, str) and token_matches(
+        supplied, access.operator_token, time.time()
+    )
+    if not accepted:
+        await failed_token(request, "softphone sign-in")
         return login("That is not the operator token.", 401, options)
     answer = RedirectResponse(PAGE_PATH + (f"?{options}" if options else ""), status_code=303)
     answer.set_cookie(
@@ -150,20 +149,31 @@ def unknown_page(connection: HTTPConnection) -> Response:
     return JSONResponse({"error": "not from this server's page"}, status_code=403)
 
 
-def refusal(request: Request, not_signed_in: Response) -> Response | None:
+async def signed_in(connection: HTTPConnection) -> bool:
+    """An open softphone, a valid cookie, or the operator token as a bearer. A wrong
+    bearer counts in the operator API's throttle (429 once it has had its tries), so
+    the fallback is no oracle for guessing the token."""
+    await throttled(connection)
+    if access_of(connection).allowed(connection, time.time()):
+        return True
+    if connection.headers.get("authorization"):
+        await failed_token(connection, "softphone bearer token")
+    return False
+
+
+async def refusal(request: Request, not_signed_in: Response) -> Response | None:
     """Why a request for the softphone's scripts or a session is refused, if it is: a
     page of another host, or nobody signed in."""
     known_query(request)
-    access = access_of(request)
-    if not access.known_page(request):
+    if not access_of(request).known_page(request):
         return unknown_page(request)
-    if not access.allowed(request, time.time()):
+    if not await signed_in(request):
         return not_signed_in
     return None
 
 
 async def asset(request: Request) -> Response:
-    rejection = refusal(request, Response("sign in at /softphone first", status_code=401))
+    rejection = await refusal(request, Response("sign in at /softphone first", status_code=401))
     if rejection is not None:
         return rejection
     name = request.path_params["name"]
@@ -176,29 +186,30 @@ async def asset(request: Request) -> Response:
 
 async def session(request: Request) -> Response:
     """A CallSid and a one-use stream token, as the voice webhook gives Twilio."""
-    rejection = refusal(request, JSONResponse({"error": "sign in at /softphone first"}, 401))
+    rejection = await refusal(request, JSONResponse({"error": "sign in at /softphone first"}, 401))
     if rejection is not None:
         return rejection
     call_sid = "SP" + secrets.token_hex(16)
+    vouched = {"from": CALLER, "to": CALLER, "direction": "inbound"}
     try:
-        token = services_of(request).board.offer(call_sid)
+        parameters = await services_of(request).calls.offer(call_sid, vouched)
     except CallRefused as refused:
         log.warning("softphone call turned away: %s", refused.reason)
         return JSONResponse({"error": "the server is busy; try again"}, status_code=503)
     log.info("softphone call %s from %s", call_sid, client_address(request))
     return JSONResponse(
-        {
-            "callSid": call_sid,
-            "parameters": {
-                "callSid": call_sid,
-                "from": CALLER,
-                "to": CALLER,
-                "direction": "inbound",
-                STREAM_TOKEN_PARAMETER: token,
-            },
-        },
+        {"callSid": call_sid, "parameters": parameters},
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def deny(websocket: WebSocket, message: str, status: int) -> None:
+    """Refuse a WebSocket before accepting it, with an HTTP answer (403 without the
+    server's support for one)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONResponse({"error": message}, status))
+    else:
+        await websocket.close(code=POLICY_VIOLATION)
 
 
 async def stream(websocket: WebSocket) -> None:
@@ -207,7 +218,12 @@ async def stream(websocket: WebSocket) -> None:
         unknown_page(websocket)
         await websocket.close(code=POLICY_VIOLATION)  # before accept: HTTP 403
         return
-    if not access.allowed(websocket, time.time()):
+    try:
+        allowed = await signed_in(websocket)
+    except BadRequest as throttle:  # before accept, answered as HTTP where the server can
+        await deny(websocket, throttle.message, throttle.status)
+        return
+    if not allowed:
         log.warning("refused a softphone stream from %s: not signed in", client_address(websocket))
         await websocket.close(code=POLICY_VIOLATION)
         return
@@ -215,6 +231,7 @@ async def stream(websocket: WebSocket) -> None:
 
 
 ROUTES = [
+    *favicon.ROUTES,
     Route(PAGE_PATH, page, methods=["GET"]),
     Route(PAGE_PATH, sign_in, methods=["POST"]),
     Route(PAGE_PATH + "/session", session, methods=["POST"]),

@@ -15,7 +15,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from app.errors import CallRefused
+from app.registry.base import Dial
+from app.server.calls_here import STREAM_TOKEN_PARAMETER
 from app.server.inputs import services_of
+from app.server.signature_log import addressed_urls, signature_refused
 from app.telephony import twiml
 from app.telephony.forms import (
     CALL_FIELDS,
@@ -34,6 +37,7 @@ from app.telephony.paths import (
     STREAM_STATUS_PATH,
 )
 from app.telephony.signatures import websocket_url
+from app.telephony.stream_tokens import SEAL_PARAMETER
 
 if TYPE_CHECKING:
     from app.server.services import Services
@@ -59,7 +63,9 @@ def twilio_webhook(
         if checker is not None and not checker.webhook_ok(
             request.url.path, request.url.query, form, signature
         ):
-            log.warning("refused %s: bad or missing X-Twilio-Signature", request.url.path)
+            path, query, addressed = request.url.path, request.url.query, addressed_urls(request)
+            refusal = checker.webhook_refusal(path, query, form, signature, addressed)
+            signature_refused(path, refusal, checker)
             return PlainTextResponse("invalid signature", status_code=403)
         problem = form_problem(form, fields, services.settings.twilio_account_sid)
         if problem is not None:
@@ -80,14 +86,21 @@ def xml(body: str) -> Response:
 
 
 async def incoming_call(request: Request, services: Services, form: Form) -> Response:
-    board, settings = services.board, services.settings
+    settings = services.settings
     call_sid = form["CallSid"]
+    outbound = form.get("Direction", "").startswith("outbound")
+    vouched = {
+        "from": form.get("From", ""),
+        "to": form.get("To", ""),
+        "direction": "outbound" if outbound else "inbound",
+    }
     try:
-        token = board.offer(call_sid)
+        parameters = await services.calls.offer(call_sid, vouched)
     except CallRefused as refused:
         log.warning("call %s turned away: %s", call_sid, refused.reason)
+        if refused.replayed:  # no caller waits on a replay: nothing to say
+            return xml(twiml.hangup())
         return xml(twiml.say_and_hang_up(settings.busy_message))
-    outbound = form.get("Direction", "").startswith("outbound")
     log.info(
         "%s call %s %s %s",
         "outbound" if outbound else "incoming",
@@ -102,10 +115,11 @@ async def incoming_call(request: Request, services: Services, form: Form) -> Res
             action_url=base + CALL_ENDED_PATH,
             status_url=base + STREAM_STATUS_PATH,
             call_sid=call_sid,
-            caller=form.get("From", ""),
-            called=form.get("To", ""),
-            stream_token=token,
-            direction="outbound" if outbound else "inbound",
+            caller=parameters["from"],
+            called=parameters["to"],
+            stream_token=parameters[STREAM_TOKEN_PARAMETER],
+            seal=parameters[SEAL_PARAMETER],
+            direction=parameters["direction"],
         )
     )
 
@@ -113,14 +127,13 @@ async def incoming_call(request: Request, services: Services, form: Form) -> Res
 async def call_ended(request: Request, services: Services, form: Form) -> Response:
     """The <Connect action>: what the call does once its stream has closed."""
     call_sid = form["CallSid"]
-    next_step = services.board.after_stream(call_sid)
-    if next_step is None:
+    after = await services.registry.after_stream(call_sid)
+    if after is None:
         return xml(twiml.hangup())
-    kind, detail = next_step
-    if kind == "dial":
+    if isinstance(after, Dial):
         log.info("call %s: dialling the transfer target after the stream", call_sid)
-        return xml(twiml.transfer_twiml(detail))
-    log.info("call %s: playing the apology after the stream failed", call_sid)
+        return xml(twiml.transfer_twiml(after.number))
+    log.info("call %s: playing the apology after the stream failed (%s)", call_sid, after.reason)
     return xml(twiml.say_and_hang_up(services.settings.apology_message))
 
 
@@ -138,13 +151,19 @@ async def stream_status(request: Request, services: Services, form: Form) -> Res
     return Response(status_code=204)
 
 
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
 async def call_status(request: Request, services: Services, form: Form) -> Response:
+    status = form.get("CallStatus", "-")
     log.info(
         "[call %s] Twilio reports the call %s (%s s)",
         form["CallSid"],
-        form.get("CallStatus", "-"),
+        status,
         form.get("CallDuration", "-"),
     )
+    if status in FINAL_STATUSES:  # nothing of the call can come back: forget it
+        await services.registry.completed(form["CallSid"])
     return Response(status_code=204)
 
 

@@ -1,3 +1,4 @@
+# edge: the settings, read from the environment and .env
 """Configuration: read once at startup into one typed, validated object.
 
 Nothing else in the project reads the environment. A wrong or missing value stops

@@ -1,3 +1,4 @@
+# edge: reads files and CA bundles named by settings
 """Checks of settings values for what they will be used for, each problem one sentence
 naming the variable and the fix. (The settings object runs them once, at startup.)"""
 
@@ -7,11 +8,14 @@ import ipaddress
 import json
 import re
 import ssl
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from app.agent.gemini.capabilities import backend_model_problems, option_problems
+from app.agent.gemini.capabilities import option_problems
+from app.agent.gemini.catalog import model_refusal, model_warning, voice_warning
+from app.settings.fleet import fleet_problems
 from app.telephony.sids import E164, is_account_sid
 
 if TYPE_CHECKING:
@@ -25,6 +29,13 @@ API_VERSION = re.compile(r"v[0-9]+((alpha|beta)[0-9]*)?")
 LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(\.{_LABEL})*")
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as given, and where it points when it is relative (to the current
+    directory, which is where the server happens to start)."""
+    path = Path(path)
+    return str(path) if path.is_absolute() else f"{path} (that is, {path.absolute()})"
 
 
 def public_url_problems(url: str | None) -> list[str]:
@@ -88,7 +99,7 @@ def ca_file_problems(path: Path) -> list[str]:
     except (OSError, ssl.SSLError) as error:
         reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or error
         return [
-            f"SSL_CERT_FILE={path} cannot be loaded as PEM CA certificates ({reason}):"
+            f"SSL_CERT_FILE={shown_path(path)} cannot be loaded as PEM CA certificates ({reason}):"
             " fix the path or unset it."
         ]
     return []
@@ -111,7 +122,7 @@ def proxy_problems(value: str) -> list[str]:
 
 def read_instruction(path: Path) -> tuple[str, str | None]:
     """SYSTEM_INSTRUCTION_FILE's text, read once; or a sentence saying why it cannot be."""
-    where = f"SYSTEM_INSTRUCTION_FILE={path}"
+    where = f"SYSTEM_INSTRUCTION_FILE={shown_path(path)}"
     try:
         text = path.read_bytes().decode("utf-8").strip()
     except OSError as error:
@@ -134,6 +145,8 @@ def backend_problems(settings: Settings) -> list[str]:
     has_key = key is not None and bool(key.get_secret_value().strip())
     if settings.agent == "echo":
         return problems  # the self-test needs no model
+    refusal = model_refusal(settings.model, vertex=settings.vertex)
+    problems.extend([refusal] if refusal else [])
     if not settings.vertex:
         if not has_key:
             problems.append(
@@ -151,12 +164,44 @@ def backend_problems(settings: Settings) -> list[str]:
     path = settings.google_application_credentials
     if path is not None:
         problems.extend(_credentials_file_problems(path))
-    problems.extend(backend_model_problems(settings.model, vertex=True))
+    return problems
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """What may be a mistake but need not be: a model or voice this version does not know."""
+    if settings.agent == "echo":
+        return []
+    warnings = [model_warning(settings.model, vertex=settings.vertex)]
+    if settings.gemini_voice:
+        warnings.append(voice_warning(settings.gemini_voice))
+    return [w for w in warnings if w]
+
+
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def tool_module_problems(modules: list[str]) -> list[str]:
+    """TOOL_MODULES names importable modules (``mytools``, ``mypackage.tools``), not files."""
+    problems = []
+    for module in modules:
+        path = Path(module)
+        if path.suffix == ".py" or "/" in module or "\\" in module:
+            folder = "its folder" if str(path.parent) == "." else str(path.parent)
+            problems.append(
+                f"TOOL_MODULES entry {module!r} is a file path: TOOL_MODULES takes module names"
+                f" as Python imports them, so use {path.stem} and put {folder} on PYTHONPATH"
+                " (or a package's dotted name, like mypackage.tools)."
+            )
+        elif not MODULE_NAME.fullmatch(module):
+            problems.append(
+                f"TOOL_MODULES entry {module!r} is not a module name: use dotted names like"
+                " mytools or mypackage.tools, separated by commas."
+            )
     return problems
 
 
 def _credentials_file_problems(path: Path) -> list[str]:
-    where = f"GOOGLE_APPLICATION_CREDENTIALS={path}"
+    where = f"GOOGLE_APPLICATION_CREDENTIALS={shown_path(path)}"
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -246,6 +291,45 @@ def dead_air_problems(settings: Settings) -> list[str]:
     return problems
 
 
+MAX_ROTATION_DAYS = 30
+UNTIL_EXAMPLE = "like 2026-12-31T12:00:00Z"
+
+
+def rotation_problems(settings: Settings) -> list[str]:
+    """A previous secret beside the current one needs its current one, and an end: a time
+    with a zone, within MAX_ROTATION_DAYS (a rotation is a few hours or days, not a
+    second secret for good)."""
+    problems = []
+    pairs = (
+        ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token, settings.twilio_auth_token_previous),
+        ("OPERATOR_TOKEN", settings.operator_token, settings.operator_token_previous),
+    )
+    rotating = [name for name, _, previous in pairs if previous is not None]
+    for name, current, previous in pairs:
+        if previous is not None and current is None:
+            problems.append(
+                f"{name}_PREVIOUS is set but {name} is not: set {name} to the new value and"
+                f" {name}_PREVIOUS to the old one, or unset {name}_PREVIOUS."
+            )
+    until = settings.previous_secrets_until
+    if rotating and until is None:
+        problems.append(
+            f"{rotating[0]}_PREVIOUS is set without PREVIOUS_SECRETS_UNTIL: say until when the"
+            f" old value is accepted ({UNTIL_EXAMPLE}), or unset it."
+        )
+    elif until is not None and until.tzinfo is None:
+        problems.append(
+            f"PREVIOUS_SECRETS_UNTIL={until.isoformat()} has no time zone: add one"
+            f" ({UNTIL_EXAMPLE})."
+        )
+    elif until is not None and until - datetime.now(UTC) > timedelta(days=MAX_ROTATION_DAYS):
+        problems.append(
+            f"PREVIOUS_SECRETS_UNTIL={until.isoformat()} is more than {MAX_ROTATION_DAYS} days"
+            " away: a rotation ends within days; choose an earlier end."
+        )
+    return problems
+
+
 def settings_problems(settings: Settings) -> list[str]:
     """Every problem of the settings, each a sentence (SYSTEM_INSTRUCTION_FILE aside:
     the settings read it themselves, once)."""
@@ -289,9 +373,12 @@ def settings_problems(settings: Settings) -> list[str]:
             f"GEMINI_LANGUAGE={settings.gemini_language!r} is not a language code like en-US."
         )
     problems.extend(telephony_problems(settings))
+    problems.extend(rotation_problems(settings))
+    problems.extend(tool_module_problems(settings.tool_module_paths))
     if settings.host is not None:
         problems.extend(host_problems(settings.host))
     problems.extend(proxy_problems(settings.trusted_proxies))
+    problems.extend(fleet_problems(settings))
     token = settings.operator_token.get_secret_value() if settings.operator_token else ""
     if settings.operator_token is not None and len(token) < MIN_TOKEN_LENGTH:
         problems.append(

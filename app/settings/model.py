@@ -1,3 +1,4 @@
+# edge: reads the environment and .env
 """Configuration: read once at startup into one typed, validated object.
 
 Nothing else in the project reads the environment. A wrong or missing value stops
@@ -6,9 +7,13 @@ the server with :class:`ConfigError`, whose message names the variable and the f
 
 from __future__ import annotations
 
+import os
+import typing
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -25,8 +30,12 @@ from app.agent.gemini.capabilities import (
     DEVELOPER_DEFAULT_MODEL,
     VERTEX_DEFAULT_MODEL,
 )
+from app.agent.gemini.catalog import known_voice
+from app.clients import TrustedProxies
 from app.errors import ConfigError
-from app.settings.checks import read_instruction, settings_problems
+from app.rotation import Rotating
+from app.settings.checks import read_instruction, settings_problems, settings_warnings
+from app.settings.names import dotenv_problems, environment_warnings
 
 DEFAULT_INSTRUCTION = (
     "You are a friendly, concise phone assistant. You are speaking on a telephone call, "
@@ -52,6 +61,7 @@ DEFAULT_DEAD_AIR_INSTRUCTION = (
 
 Sensitivity = Literal["HIGH", "LOW"]
 ThinkingLevel = Literal["low", "medium", "high"]
+ENV_FILE = Path(".env")  # in the current directory, unless --env-file names another
 
 
 class Settings(BaseSettings):
@@ -107,12 +117,14 @@ class Settings(BaseSettings):
     enable_end_call: bool = True
     transfer_targets: str = ""
     forward_dtmf: bool = True
+    redact_dtmf: bool = False
     fast_barge_in: bool = False
     outbound_greeting: str = DEFAULT_OUTBOUND_GREETING
     twilio_account_sid: str | None = None
     twilio_from_number: str | None = None
     twilio_api_base_url: str | None = None
     operator_token: SecretStr | None = None
+    operator_token_previous: SecretStr | None = None
     enable_softphone: bool = False
     max_softphone_calls: int = Field(default=3, ge=1)
 
@@ -130,6 +142,8 @@ class Settings(BaseSettings):
 
     # Twilio and the public side
     twilio_auth_token: SecretStr | None = None
+    twilio_auth_token_previous: SecretStr | None = None
+    previous_secrets_until: datetime | None = None  # the *_PREVIOUS values end then
     public_url: str | None = None
     allow_unsigned_requests: bool = False
     stream_token_ttl_seconds: float = Field(default=60.0, gt=0)
@@ -141,27 +155,61 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=30.0, ge=0)
     max_malformed_messages: int = Field(default=100, ge=0)
     max_messages_per_second: float = Field(default=250.0, gt=0)
+    max_audio_rate_factor: float = Field(default=2.0, ge=0)
 
     # Serving
     host: str | None = None  # unset: 0.0.0.0, or 127.0.0.1 in development (no signatures)
     trusted_proxies: str = "127.0.0.1,::1"
-    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    trusted_proxy_hops: int = Field(default=1, ge=1, le=10)  # with TRUSTED_PROXIES=*
+    # One deadline for a request's line, headers and body (HEADER_TIMEOUT_SECONDS: its
+    # old name, from when it covered the headers only).
+    request_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("REQUEST_TIMEOUT_SECONDS", "HEADER_TIMEOUT_SECONDS"),
+    )
+    max_pending_requests_per_client: int = Field(default=16, ge=1)
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     call_records_path: str = "calls.sqlite3"
     recordings_dir: str = ""
 
+    # Fleet mode (docs/scaling.md): several processes, on one host or many, behind one number
+    workers: int = Field(
+        default=1, ge=1, validation_alias=AliasChoices("WORKERS", "WEB_CONCURRENCY")
+    )
+    redis_url: SecretStr | None = None  # redis:// or rediss://, with its password
+    redis_key_prefix: str = Field(default="phonebot", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    fleet_lease_seconds: float = Field(default=4.0, ge=1.0, le=10.0)
+    database_url: SecretStr | None = None  # postgresql://; takes precedence over CALL_RECORDS_PATH
+    prometheus_multiproc_dir: str | None = None  # set by the supervisor for its workers
+
     _instruction: str = PrivateAttr(default="")  # SYSTEM_INSTRUCTION_FILE's text
+    _warnings: tuple[str, ...] = PrivateAttr(default=())  # for the log, or `check`
+    _source: str = PrivateAttr(default="")  # where the settings were read
 
     @field_validator("*", mode="before")
     @classmethod
-    def _blank_means_unset(cls, value: object, info: ValidationInfo) -> object:
-        """``TEMPERATURE=`` in .env means "not set" for every optional setting."""
+    def _read_as_written(cls, value: object, info: ValidationInfo) -> object:
+        """``TEMPERATURE=`` in .env means "not set" for every optional setting; a choice
+        (``LOG_LEVEL=DEBUG``, ``AGENT=Echo``) is taken in any case."""
         field = cls.model_fields.get(info.field_name or "")
-        if value == "" and field is not None and field.default is None:
+        if field is None or not isinstance(value, str):
+            return value
+        if value == "" and field.default is None:
             return None
-        return value
+        choices = literal_choices(field.annotation)
+        return next((c for c in choices if c.casefold() == value.strip().casefold()), value)
+
+    @field_validator("gemini_voice")
+    @classmethod
+    def _voice_as_google_spells_it(cls, value: str | None) -> str | None:
+        """``kore`` → ``Kore``: Google documents the voices capitalised, and only that
+        spelling is certain to be accepted."""
+        if not value:
+            return value
+        return known_voice(value) or value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -172,7 +220,19 @@ class Settings(BaseSettings):
         problems.extend(settings_problems(self))
         if problems:
             raise ValueError(" ".join(problems))
+        self._warnings = tuple(settings_warnings(self))
         return self
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What may well be a mistake but need not be (a model this version does not
+        know, a misspelled-looking environment variable): logged at startup."""
+        return self._warnings
+
+    @property
+    def source(self) -> str:
+        """Where the settings were read: the environment, and which .env file."""
+        return self._source or "the environment and the arguments given"
 
     @property
     def tool_module_paths(self) -> list[str]:
@@ -218,8 +278,8 @@ class Settings(BaseSettings):
         return "0.0.0.0" if self.validates_signatures else "127.0.0.1"
 
     @property
-    def proxy_addresses(self) -> list[str]:
-        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.trusted_proxies, self.trusted_proxy_hops)
 
     @property
     def public_base(self) -> str | None:
@@ -231,30 +291,142 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for log redaction."""
-        values = [self.gemini_api_key, self.twilio_auth_token, self.operator_token]
+        values = [
+            self.gemini_api_key,
+            self.twilio_auth_token,
+            self.twilio_auth_token_previous,
+            self.operator_token,
+            self.operator_token_previous,
+            self.redis_url,  # may carry a password
+            self.database_url,
+        ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def _rotating(self, current: SecretStr | None, previous: SecretStr | None) -> Rotating | None:
+        if current is None:
+            return None
+        until = self.previous_secrets_until
+        return Rotating(
+            current.get_secret_value(),
+            previous.get_secret_value() if previous is not None else None,
+            until.timestamp() if until is not None else 0.0,
+        )
+
+    @property
+    def auth_token(self) -> Rotating | None:
+        """TWILIO_AUTH_TOKEN, and TWILIO_AUTH_TOKEN_PREVIOUS until PREVIOUS_SECRETS_UNTIL."""
+        return self._rotating(self.twilio_auth_token, self.twilio_auth_token_previous)
+
+    @property
+    def operator_secret(self) -> Rotating | None:
+        """OPERATOR_TOKEN, and OPERATOR_TOKEN_PREVIOUS until PREVIOUS_SECRETS_UNTIL."""
+        return self._rotating(self.operator_token, self.operator_token_previous)
+
+
+def literal_choices(annotation: Any) -> tuple[str, ...]:
+    """The values of a ``Literal[...]`` annotation (also inside ``X | None``)."""
+    if typing.get_origin(annotation) is Literal:
+        return tuple(str(a) for a in typing.get_args(annotation))
+    return tuple(c for arg in typing.get_args(annotation) for c in literal_choices(arg))
+
+
+def setting_names() -> frozenset[str]:
+    """Every name a setting is read under (field names and their aliases, such as
+    GOOGLE_API_KEY), upper case: read from the model, so a new setting is known at once."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add(name.upper())
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names.update(c.upper() for c in choices if isinstance(c, str))
+    return frozenset(names)
+
+
+def _sentence(item: Any) -> str:
+    loc = ".".join(str(part) for part in item["loc"])
+    message = item["msg"].removeprefix("Value error, ")
+    if not loc:
+        return str(message)
+    name = loc.upper()
+    secret = any(w in loc.lower() for w in ("key", "token", "secret"))
+    shown = "hidden" if secret else repr(item.get("input"))
+    if item["type"] == "bool_parsing":
+        got = "" if secret else f"={shown}"
+        return f"{name}{got} is not true or false: use true or false (or 1/0, yes/no, on/off)."
+    if item["type"] == "literal_error":
+        expected = item.get("ctx", {}).get("expected", "")
+        return f"{name}: use {expected}, in any case (got {shown})."
+    return f"{name}: {message} (got {shown})."
 
 
 def _describe(error: ValidationError) -> str:
-    sentences = []
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if loc:
-            shown = (
-                "hidden"
-                if any(w in loc for w in ("key", "token", "secret"))
-                else repr(item.get("input"))
-            )
-            sentences.append(f"{loc.upper()}: {message} (got {shown}).")
-        else:
-            sentences.append(message)
-    return " ".join(sentences)
+    return " ".join(_sentence(item) for item in error.errors())
+
+
+def where_read(path: Path | None) -> str:
+    if path is None:
+        return "the environment only"
+    if path.is_file():
+        return f"the environment and {path}"
+    return f"the environment only (there is no {path})"
+
+
+def _env_path(overrides: dict[str, object]) -> Path | None:
+    """The .env file to read: ``_env_file`` when given (``--env-file PATH``: it must
+    exist; None: no file at all, the tests' way), else ``.env`` in the current directory."""
+    if "_env_file" not in overrides:
+        return ENV_FILE.absolute()
+    given = overrides.pop("_env_file")
+    if given is None:
+        return None
+    path = Path(str(given)).absolute()
+    if not path.is_file():
+        raise ConfigError(f"--env-file {path}: no such file (give the path of a .env file).")
+    return path
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment and ``.env``; raise :class:`ConfigError` with a clear sentence."""
+    """Read the environment and a ``.env`` file (see ``_env_path``); raise
+    :class:`ConfigError` with a clear sentence, naming the file."""
+    path = _env_path(overrides)
+    known = setting_names()
+    in_file = [str(n) for n in dotenv_values(path)] if path is not None and path.is_file() else []
+    problems = dotenv_problems(in_file, known, str(path))
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(_env_file=path, **overrides)  # type: ignore[arg-type,call-arg]
+    except ValidationError as error:
+        problems.append(_describe(error))
+    if problems:
+        raise ConfigError(f"{' '.join(problems)} (Settings read from {where_read(path)}.)")
+    settings._warnings = (*environment_warnings(os.environ, known), *settings.warnings)
+    settings._source = where_read(path)
+    return settings
+
+
+class RecordsLocation(BaseSettings):
+    """Only what ``python -m app calls`` reads, so it works whatever else is set."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    call_records_path: str = Settings.model_fields["call_records_path"].default
+    database_url: SecretStr | None = None  # the fleet's PostgreSQL, over CALL_RECORDS_PATH
+
+
+def load_records_location(**overrides: object) -> tuple[str, str]:
+    """CALL_RECORDS_PATH as serving would read it, and where it was read."""
+    path = _env_path(overrides)
+    try:
+        location = RecordsLocation(_env_file=path, **overrides)  # type: ignore[arg-type,call-arg]
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    return location.call_records_path, where_read(path)
+
+
+def load_records_database(**overrides: object) -> str | None:
+    """DATABASE_URL as serving would read it (the fleet's records), if set."""
+    try:
+        location = RecordsLocation(_env_file=_env_path(overrides), **overrides)  # type: ignore[arg-type,call-arg]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    url = location.database_url.get_secret_value() if location.database_url else ""
+    return url or None

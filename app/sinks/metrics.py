@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.call.actions import (
     CallBegan,
@@ -24,12 +25,23 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class PrometheusMetrics:
-    """The process's metrics; ``render()`` is the /metrics body."""
+    """The process's metrics; ``render()`` is the /metrics body.
 
-    def __init__(self) -> None:
+    With ``multiprocess_dir`` (PROMETHEUS_MULTIPROC_DIR, set before prometheus_client
+    was imported: the worker supervisor does), every worker writes its values there
+    and ``render()`` sums all the workers', whichever answers: counters and histograms
+    added up, the calls in progress summed over the workers alive (``livesum``)."""
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess_dir = multiprocess_dir
         r = self.registry
-        self.active = Gauge("phonebot_active_calls", "Calls in progress.", registry=r)
+        self.active = Gauge(
+            "phonebot_active_calls",
+            "Calls in progress.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.calls = Counter("phonebot_calls", "Calls ended, by outcome.", ["outcome"], registry=r)
         self.turn = Histogram(
             "phonebot_turn_latency_seconds",
@@ -75,6 +87,32 @@ class PrometheusMetrics:
             ["sink"],
             registry=r,
         )
+        self.registry_down = Counter(
+            "phonebot_registry_unreachable",
+            "Times the shared registry (Redis) could not be reached; new calls got the busy"
+            " answer meanwhile, calls in progress went on.",
+            registry=r,
+        )
+        self.lost_records = Counter(
+            "phonebot_records_lost",
+            "Call record writes dropped: the records database was down longer than its"
+            " backlog holds (each is also logged as an error).",
+            registry=r,
+        )
+        self.orphans = Counter(
+            "phonebot_calls_orphaned",
+            "Calls whose process died (their lease ran out), closed as failed by this one.",
+            registry=r,
+        )
+
+    def registry_unreachable(self) -> None:
+        self.registry_down.inc()
+
+    def records_lost(self, count: int) -> None:
+        self.lost_records.inc(count)
+
+    def orphaned(self) -> None:
+        self.orphans.inc()
 
     def call_started(self) -> None:
         self.active.inc()
@@ -108,7 +146,11 @@ class PrometheusMetrics:
         self.sink_failures.labels(sink=sink).inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)
 
 
 class MetricsSink:

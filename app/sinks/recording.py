@@ -115,18 +115,35 @@ class StereoRecording:
         self._wav.close()
 
 
-def open_recording(directory: Path, call_sid: str) -> WavFile:
-    """A new recording of a call in ``directory``: ``CA….wav``, or ``CA…-2.wav`` and on
-    when the CallSid comes back (a call redirected to the bot again, or a replayed
-    webhook); an existing file is never overwritten. Only a well-formed CallSid names a
-    file, and the file must sit in the directory itself."""
+def recording_path(directory: Path, call_sid: str, leg: int) -> Path:
+    """Where leg ``leg`` (from 1) of a call is recorded: ``CA….wav``, ``CA…-2.wav``, …
+    Only a well-formed CallSid names a file, and the file sits in the directory itself."""
     if not is_call_sid(call_sid):
         raise ValueError(f"{call_sid!r} is not a CallSid")
     root = directory.resolve()
+    path = root / (f"{call_sid}.wav" if leg == 1 else f"{call_sid}-{leg}.wav")
+    if path.parent != root:
+        raise ValueError(f"{path} is outside {root}")
+    return path
+
+
+def latest_recording(directory: Path, call_sid: str) -> Path | None:
+    """The call's latest leg's recording, if there is one."""
+    found = None
     for leg in range(1, MAX_LEGS + 1):
-        path = root / (f"{call_sid}.wav" if leg == 1 else f"{call_sid}-{leg}.wav")
-        if path.parent != root:
-            raise ValueError(f"{path} is outside {root}")
+        path = recording_path(directory, call_sid, leg)
+        if not path.is_file():
+            break
+        found = path
+    return found
+
+
+def open_recording(directory: Path, call_sid: str) -> WavFile:
+    """A new recording of a call in ``directory``: ``CA….wav``, or ``CA…-2.wav`` and on
+    when the CallSid comes back (a call redirected to the bot again, or a replayed
+    webhook); an existing file is never overwritten."""
+    for leg in range(1, MAX_LEGS + 1):
+        path = recording_path(directory, call_sid, leg)
         try:
             file = path.open("xb")  # exclusive: fails if it exists
         except FileExistsError:

@@ -77,3 +77,19 @@ def build_capture(
             }
         )
     return frames
+
+
+def with_call_sid(frames: list[Frame], call_sid: str) -> list[Frame]:
+    """A copy of the capture whose frames name ``call_sid`` wherever they name a call
+    (the ``start``, its custom parameters, the ``stop``): one capture, replayed many
+    times, then makes calls of their own."""
+    copied: list[Frame] = json.loads(json.dumps(frames))
+    for frame in copied:
+        for key in ("start", "stop"):
+            body = frame.get(key)
+            if isinstance(body, dict) and "callSid" in body:
+                body["callSid"] = call_sid
+            parameters = body.get("customParameters") if isinstance(body, dict) else None
+            if isinstance(parameters, dict) and "callSid" in parameters:
+                parameters["callSid"] = call_sid
+    return copied

@@ -1,3 +1,4 @@
+# edge: Twilio's side over real sockets (replay, tests)
 """Twilio's side of a call, played against a server: ``python -m app replay`` and the
 tests both use it.
 

@@ -1,3 +1,4 @@
+# edge: Twilio's media stream over a real socket (replay, tests)
 """One media stream, seen from Twilio's side: one ``sequenceNumber`` counter for every
 message it sends, a playback buffer consumed in real time, each ``mark`` echoed once
 the audio before it has played, ``clear`` emptying the buffer and echoing every

@@ -1,3 +1,4 @@
+# edge: places calls through Twilio's REST API
 """Placing calls (the bot calls someone) and pointing numbers here: shared by the
 operator API (``POST /calls``) and the CLI (``python -m app call|configure-number``)."""
 

@@ -1,3 +1,4 @@
+# edge: Twilio's REST API over HTTP
 """Twilio's REST API: hang up, redirect (transfer), place calls, configure numbers.
 
 Uses the twilio library's async client. ``TWILIO_API_BASE_URL`` (for a regional edge

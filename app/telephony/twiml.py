@@ -36,6 +36,7 @@ def connect_stream(
     caller: str,
     called: str,
     stream_token: str,
+    seal: str,
     direction: str = "inbound",
 ) -> str:
     return render(
@@ -47,6 +48,7 @@ def connect_stream(
         caller=caller,
         called=called,
         stream_token=stream_token,
+        seal=seal,
         direction=direction,
     )
 

@@ -66,8 +66,9 @@ class Stop:
 
 TwilioEvent = Connected | Start | Media | Mark | Dtmf | Stop
 
-MAX_PAYLOAD_BYTES = 64 * 1024
-"""Largest decoded media payload accepted (Twilio sends 160 bytes per frame)."""
+MAX_PAYLOAD_BYTES = 1600
+"""Largest decoded media payload accepted: 200 ms (Twilio sends 160 bytes, 20 ms, per
+frame; ten times that is the margin)."""
 
 
 def _obj(parent: dict[str, Any], key: str) -> dict[str, Any]:

@@ -1,3 +1,4 @@
+# edge: runs tool calls as asyncio tasks
 """One call's tool calls: run concurrently, bounded in time, cancellable.
 
 Every call gets exactly one answer unless the model cancels it: the tool's result as

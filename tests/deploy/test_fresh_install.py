@@ -37,7 +37,14 @@ import httpx
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.support.installed import ARTIFACTS, clean_copy, find_python, tool_env
+from tests.support.installed import (
+    ARTIFACTS,
+    clean_copy,
+    find_python,
+    missing,
+    run_checked,
+    tool_env,
+)
 from tests.support.locks import ROOT, RUNTIME_LOCK, TEST_LOCK, environment, pins_for, read_lock
 from tests.support.server import free_port
 
@@ -131,36 +138,20 @@ def python_for(leg: Leg) -> Path:
     if leg.python.startswith("/"):
         found = Path(leg.python)
         if not found.exists():
-            _missing(f"no {leg.python} (Debian's python3 and python3-venv packages)")
+            missing(
+                f"no {leg.python} (Debian's python3 and python3-venv packages)",
+                "REQUIRE_FRESH_INSTALL",
+            )
         return found
     python = find_python(leg.python)
     if python is None:
-        _missing(f"no Python {leg.python} (pyenv install {leg.python})")
+        missing(f"no Python {leg.python} (pyenv install {leg.python})", "REQUIRE_FRESH_INSTALL")
     assert python is not None
     return python
 
 
-def _missing(what: str) -> None:
-    message = f"{what}: this leg cannot run here"
-    if os.environ.get("REQUIRE_FRESH_INSTALL") == "1":
-        pytest.fail(f"{message}; REQUIRE_FRESH_INSTALL=1 requires it")
-    pytest.skip(message)
-
-
 def run(command: list[str | Path], cwd: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [str(c) for c in command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
-    assert done.returncode == 0, (
-        f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    )
-    return done.stdout
+    return run_checked(command, f"{command[0]} {command[1]}", env, cwd)
 
 
 def pip_22_3(venv: Path, where: Path, env: dict[str, str]) -> None:

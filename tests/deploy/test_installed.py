@@ -59,7 +59,7 @@ from tests.support.installed import (
     require_python,
 )
 from tests.support.live_call import PhoneLine, Question, helpful_model, opening
-from tests.support.server import free_port, serve_asgi
+from tests.support.server import ROOT, free_port, serve_asgi
 from tests.support.twilio_rest_standin import ACCOUNT_SID, TwilioRestStandIn
 
 QUESTION_ULAW = capture_ulaw(QUESTION)  # tests/fixtures/caller_question.json
@@ -559,9 +559,16 @@ def test_the_wheel_holds_the_app_its_templates_and_its_page(wheel: Path) -> None
         "app/telephony/templates/connect.xml",
         "app/telephony/templates/dial.xml",
         "app/server/static/softphone.html",
+        "app/server/static/signin.html",
         "app/server/static/softphone-worklet.js",
     ):
         assert needed in names, needed
+    info = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(info).decode()
+        licence = archive.read(info.replace("METADATA", "licenses/LICENSE")).decode()
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert licence == (ROOT / "LICENSE").read_text()
 
 
 def first_line(error: BaseException) -> str:

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 import time
-import wave
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -21,86 +16,26 @@ import pytest
 import websockets
 
 from app.errors import TokenRejected
+from app.rotation import Rotating
 from app.server.softphone_access import COOKIE, SoftphoneAccess
 from app.telephony.captures import ACCOUNT, TWILIO_SILENCE, build_capture
 from app.telephony.emulator import TwilioEmulator
-from app.telephony.media_stream import MediaStream
 from app.telephony.stream_tokens import StreamTokens
-from tests.support.process import AppProcess, app_process
-from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, process_env
-
-TOKEN = "attack+test/operator=token-0123456789abcdef"  # characters that encode differently
-CALL = "CA" + "ab" * 16
-OTHER_CALL = "CA" + "cd" * 16
-STREAM = "MZ" + "ef" * 16
-LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) \S+: ")
-
-
-def production(tmp: Path, port: int, **extra: str) -> dict[str, str]:
-    """Signatures on, operator token, records; the echo agent (no Gemini needed)."""
-    return process_env(
-        AGENT="echo",
-        HOST="127.0.0.1",
-        PORT=str(port),
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        PUBLIC_URL=PUBLIC_URL,
-        OPERATOR_TOKEN=TOKEN,
-        CALL_RECORDS_PATH=str(tmp / "calls.sqlite3"),
-        GREETING="",
-        **extra,
-    )
-
-
-def development(tmp: Path, port: int, **extra: str) -> dict[str, str]:
-    """No signatures (ALLOW_UNSIGNED_REQUESTS), no HOST: what a developer runs."""
-    return process_env(
-        AGENT="echo",
-        ALLOW_UNSIGNED_REQUESTS="true",
-        PORT=str(port),
-        CALL_RECORDS_PATH="",
-        GREETING="",
-        **extra,
-    )
-
-
-@asynccontextmanager
-async def server(env: dict[str, str], tmp: Path) -> AsyncIterator[AppProcess]:
-    async with app_process(env, tmp, int(env["PORT"])) as running:
-        yield running
-    assert "Traceback" not in running.log, running.log
-
-
-def start_frame(call_sid: str, stream_sid: str, **params: str) -> dict[str, Any]:
-    start = build_capture(b"", {"callSid": call_sid, **params}, stop=False)[1]
-    start["streamSid"] = start["start"]["streamSid"] = stream_sid
-    start["start"]["callSid"] = call_sid
-    return start
-
-
-async def raw_stream(base: str, path: str = "/media-stream", **headers: str) -> Any:
-    return await websockets.connect(
-        base.replace("http://", "ws://") + path, additional_headers=headers
-    )
-
-
-async def close_code(ws: Any, timeout: float = 15.0) -> tuple[int, str]:
-    async with asyncio.timeout(timeout):
-        try:
-            while True:
-                await ws.recv()
-        except websockets.ConnectionClosed as closed:
-            return (closed.rcvd.code, closed.rcvd.reason) if closed.rcvd else (1006, "")
-
-
-async def echo_call(twilio: TwilioEmulator, call_sid: str, seconds: float = 1.0) -> MediaStream:
-    """A short call: the webhook, the stream, some audio, the caller hangs up."""
-    stream = await twilio.open_stream(await twilio.incoming_call(call_sid))
-    await stream.replay(build_capture(b"", {"callSid": call_sid}, stop=False)[:2])
-    await stream.send_audio(TWILIO_SILENCE * int(seconds * 50), realtime=0)
-    await stream.stop(call_sid)
-    await stream.wait_closed()
-    return stream
-
+from tests.support.attacks import (
+    CALL,
+    LOG_LINE,
+    OTHER_CALL,
+    STREAM,
+    TOKEN,
+    close_code,
+    development,
+    echo_call,
+    production,
+    raw_stream,
+    server,
+    start_frame,
+)
+from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port
 
 # 1 (high): recordings written outside RECORDINGS_DIR
 
@@ -206,7 +141,7 @@ async def test_3_replayed_webhooks_hold_one_line_and_one_token(tmp_path: Path) -
         await latest.wait_closed(timeout=20)
         assert latest.closed_code == 1008 and "no audio within 10 s" in latest.closed_reason
         log = app.log
-    assert "already in progress here (a replayed webhook?)" in log
+    assert "already in progress (a replayed webhook?)" in log
 
 
 # 4 (medium): signed fields could be re-partitioned
@@ -366,11 +301,11 @@ async def test_9_cookies_differ_per_sign_in_and_expire(tmp_path: Path) -> None:
                 cookies.append(signed_in.cookies[COOKIE])
                 assert (await http.post("/softphone/session")).status_code == 200
         assert cookies[0] != cookies[1]
-        access = SoftphoneAccess(TOKEN)
+        access = SoftphoneAccess(Rotating(TOKEN))
         expired = access.new_cookie(time.time() - 13 * 3600)
         expiry, nonce, mac = cookies[0].split(".")
         stretched = f"{int(expiry) + 10**6}.{nonce}.{mac}"
-        another = SoftphoneAccess(TOKEN + "-rotated").new_cookie(time.time())
+        another = SoftphoneAccess(Rotating(TOKEN + "-rotated")).new_cookie(time.time())
         for value in (expired, stretched, another, "1" * 70, f"{expiry}.{nonce}.{'0' * 64}"):
             async with httpx.AsyncClient(base_url=app.base, cookies={COOKIE: value}) as http:
                 assert (await http.post("/softphone/session")).status_code == 401, value
@@ -468,24 +403,32 @@ async def test_11_over_the_socket_no_token_for_a_piped_sid_and_no_reread_works(
 # 12 (low): a reused CallSid replaced its record and its recording
 
 
-async def test_12_a_reused_callsid_keeps_both_records_and_recordings(tmp_path: Path) -> None:
+async def test_12_a_webhook_replayed_after_its_call_ended_connects_nothing(
+    tmp_path: Path,
+) -> None:
+    """Round two kept both legs of a reused CallSid; round three (N2) refuses the replay
+    itself: the call records are the memory, so a restart does not forget them."""
     recordings = tmp_path / "recordings"
-    port = free_port()
-    async with server(production(tmp_path, port, RECORDINGS_DIR=str(recordings)), tmp_path) as app:
+    env = production(tmp_path, free_port(), RECORDINGS_DIR=str(recordings))
+    form = {"CallSid": CALL, "AccountSid": ACCOUNT, "From": "+15550100001"}
+    async with server(env, tmp_path) as app:
         twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
         await echo_call(twilio, CALL, seconds=1.0)
-        await echo_call(twilio, CALL, seconds=2.0)  # the webhook replayed after the call
+        replays = [await twilio.post("/incoming-call", form) for _ in range(5)]
+    env["PORT"] = str(free_port())
+    async with server(env, tmp_path) as app:  # a new process, the same records
+        twilio = TwilioEmulator(app.base, PUBLIC_URL, AUTH_TOKEN)
+        replays.append(await twilio.post("/incoming-call", form))
         async with httpx.AsyncClient(base_url=app.base) as http:
             auth = {"Authorization": f"Bearer {TOKEN}"}
             calls = (await http.get("/calls", headers=auth)).json()["calls"]
-            latest = (await http.get(f"/calls/{CALL}", headers=auth)).json()
-    assert sorted((c["call_sid"], c["leg"]) for c in calls) == [(CALL, 1), (CALL, 2)]
-    assert latest["leg"] == 2
-    seconds = {}
-    for path in sorted(recordings.glob("*.wav")):
-        with wave.open(str(path)) as wav:
-            seconds[path.name] = round(wav.getnframes() / wav.getframerate())
-    assert seconds == {f"{CALL}.wav": 1, f"{CALL}-2.wav": 2}
+        log = app.log
+    for replay in replays:  # signed and well-formed, yet no stream and no token
+        assert replay.status_code == 200 and replay.text.count("<Hangup") == 1, replay.text
+        assert "<Stream" not in replay.text and "streamToken" not in replay.text
+    assert [(c["call_sid"], c["leg"]) for c in calls] == [(CALL, 1)]
+    assert [p.name for p in recordings.glob("*.wav")] == [f"{CALL}.wav"]
+    assert f"call {CALL} turned away: that call has ended (a replayed webhook?)" in log
 
 
 # 13 (low): any client could choose the address shown in logs
@@ -510,7 +453,7 @@ async def test_13_only_trusted_proxies_name_the_client(
 
 async def test_14_slow_silent_and_huge_header_connections_are_cut(tmp_path: Path) -> None:
     port = free_port()
-    async with server(production(tmp_path, port, HEADER_TIMEOUT_SECONDS="1"), tmp_path) as app:
+    async with server(production(tmp_path, port, REQUEST_TIMEOUT_SECONDS="1"), tmp_path) as app:
 
         async def cut_within(send: bytes, seconds: float, trickle: bool = False) -> bytes:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)

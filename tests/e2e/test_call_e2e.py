@@ -90,7 +90,7 @@ async def test_question_and_answer_audio_round_trip(
     assert f"[call {CALL_SID}" in text
     assert "caller said: 'What time does the store open tomorrow?'" in text
     assert "agent turn 1" in text and "nine in the morning" in text
-    assert not server.board.active
+    assert not server.calls.active
     assert setup_has_transcription(conn)
 
 
@@ -224,7 +224,7 @@ async def test_stop_closes_the_gemini_session_and_leaves_no_task(standin: Gemini
         await stream.wait_closed()
         await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
         assert not call_tasks()
-        assert not server.board.active
+        assert not server.calls.active
         ended = await TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN).call_ended(CALL_SID)
         assert [el.tag for el in ET.fromstring(ended.text)] == ["Hangup"]
 
@@ -239,7 +239,7 @@ async def test_caller_hanging_up_abruptly_closes_the_session(standin: GeminiStan
         await conn.wait_for(lambda: conn.ws.close_code is not None, timeout=5)
         await asyncio.sleep(0.05)
         assert not call_tasks()
-        assert not server.board.active
+        assert not server.calls.active
 
 
 @pytest.mark.parametrize("failure", ["every connection fails", "bad api key"])
@@ -296,7 +296,7 @@ async def test_fast_barge_in_clears_before_gemini_reports_the_interruption(
         await stream.wait_for(lambda: "interrupted" in timeline, timeout=10)
         await stream.stop(CALL_SID)
         await stream.wait_closed()
-        summary = server.board.recent[-1]
+        summary = server.calls.recent[-1]
 
     onset = began + 1.5  # the fixture's speech starts 1.5 s in
     assert len(stream.clears) == 1  # Gemini's later `interrupted` needs no second clear

@@ -66,8 +66,47 @@ async def test_replay_command_starts_its_own_server(standin: GeminiStandIn, tmp_
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "the caller heard 3.0 s of agent audio" in result.stdout
+    lines = result.stdout.splitlines()
+    call_sid = lines[0].removeprefix("replayed as call ").split(" ")[0]
+    assert lines[0] == (
+        f"replayed as call {call_sid} (each replay gets a CallSid of its own; the capture's is"
+        f" {load_capture(FIXTURES / 'caller_question.json')[1]['start']['callSid']}):"
+        f" python -m app calls {call_sid}"
+    )
+    assert lines[1] == f"wrote {out}: the caller heard 3.0 s of agent audio"
+    assert lines[-1] == "the call ended completed: caller hung up"
     assert out.exists() and len(agent_channel(out)) > 8000 * 6
+
+
+async def refuse_after_hello(conn: StandInConnection) -> None:
+    await conn.wait_audio_ms(200)
+    await conn.close(1008, "Request contains an invalid argument.")
+
+
+async def test_a_replay_whose_call_failed_exits_non_zero(
+    standin: GeminiStandIn, tmp_path: Path
+) -> None:
+    standin.scenario = refuse_after_hello
+    records = tmp_path / "calls.sqlite3"
+    env = standin_env(standin, free_port(), CALL_RECORDS_PATH=str(records))
+    capture = str(FIXTURES / "caller_question.json")
+    async with serve_app(settings_for(standin, call_records_path=str(records))) as server:
+        runs = [
+            await asyncio.to_thread(
+                replay_command, tmp_path, env, capture, "--out", "r.wav", "--server", server.base
+            )
+            for _ in range(2)
+        ]
+    for ran in runs:
+        assert ran.returncode == 1, ran
+        assert ran.stdout.splitlines()[-1].startswith("the call ended agent_failed: ")
+    # Two replays of one capture: two calls, each with its own CallSid and record.
+    sids = [ran.stdout.split()[3] for ran in runs]
+    assert len(set(sids)) == 2
+    stored = CallRecords(records)
+    assert [stored.legs(sid) for sid in sids] == [1, 1]
+    assert {r["call_sid"] for r in stored.recent()} == set(sids)
+    stored.close()
 
 
 async def goodbye_then_end_call(conn: StandInConnection) -> None:

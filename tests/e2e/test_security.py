@@ -74,7 +74,7 @@ async def test_a_leaked_stream_url_cannot_start_a_session(standin: GeminiStandIn
         await stream.replay(QUESTION[:5])
         await stream.wait_closed()
         assert stream.closed_code == 1008
-        assert server.board.refused == 2
+        assert server.calls.refused == 2
     assert standin.connections == []
 
 
@@ -145,7 +145,7 @@ async def test_floods_close_only_the_offending_stream(standin: GeminiStandIn, at
                 break
         await stream.wait_closed()
         assert stream.closed_code == 1008
-        summary = server.board.recent[-1]
+        summary = server.calls.recent[-1]
         assert summary.outcome.value == "protocol_violation"
         assert ("malformed" if attack == "malformed" else "flood") in summary.reason
 
@@ -229,7 +229,7 @@ async def test_hostile_streams_do_not_disturb_a_normal_call(
             await normal.wait_for(lambda: len(normal.media_received) >= len(REPLY) // 6, timeout=15)
             await normal.stop(normal_sid)
             await normal.wait_closed()
-            summaries = {s.call_sid: s for s in server.board.recent}
+            summaries = {s.call_sid: s for s in server.calls.recent}
 
         # The normal call was not disturbed: all its audio went through, both ways.
         caller = capture_ulaw(QUESTION)
@@ -254,6 +254,18 @@ async def test_hostile_streams_do_not_disturb_a_normal_call(
 # the process as operators run it: draining on SIGTERM, and no secret in any log line
 
 
+async def call_in_progress(
+    standin: GeminiStandIn, twilio: TwilioEmulator
+) -> tuple[Any, asyncio.Task[Any]]:
+    """A call whose caller is still talking, once Gemini hears them."""
+    stream = await twilio.open_stream(await twilio.incoming_call(QUESTION[1]["start"]["callSid"]))
+    sending = asyncio.create_task(stream.replay(QUESTION, stop=False))
+    while not standin.connections:
+        await asyncio.sleep(0.01)
+    await standin.connections[0].wait_audio_ms(200)
+    return stream, sending
+
+
 async def test_sigterm_drains_calls_politely(standin: GeminiStandIn, tmp_path: Path) -> None:
     async def goodbye_on_request(conn: StandInConnection) -> None:
         text = await conn.wait_text(timeout=20)
@@ -265,13 +277,7 @@ async def test_sigterm_drains_calls_politely(standin: GeminiStandIn, tmp_path: P
     process, base, log_path = await start_server(standin, tmp_path, SHUTDOWN_DRAIN_SECONDS="20")
     try:
         twilio = twilio_for(base)
-        stream = await twilio.open_stream(
-            await twilio.incoming_call(QUESTION[1]["start"]["callSid"])
-        )
-        sending = asyncio.create_task(stream.replay(QUESTION, stop=False))
-        while not standin.connections:
-            await asyncio.sleep(0.01)
-        await standin.connections[0].wait_audio_ms(200)
+        stream, sending = await call_in_progress(standin, twilio)
         process.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.3)
         async with httpx.AsyncClient() as http:
@@ -292,6 +298,34 @@ async def test_sigterm_drains_calls_politely(standin: GeminiStandIn, tmp_path: P
             process.kill()
     log = log_path.read_text()
     assert "ending 1 call(s) politely" in log and "server shutting down" in log
+
+
+async def test_a_second_ctrl_c_stops_at_once_and_quietly(
+    standin: GeminiStandIn, tmp_path: Path
+) -> None:
+    standin.scenario = idle  # the model never says goodbye: the drain would wait its 30 s
+    process, base, log_path = await start_server(standin, tmp_path, SHUTDOWN_DRAIN_SECONDS="30")
+    try:
+        twilio = twilio_for(base)
+        _, sending = await call_in_progress(standin, twilio)
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(10):
+            while "press Ctrl-C again" not in log_path.read_text():
+                await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(process.wait, 10) == 0  # not the drain's 30 s
+        sending.cancel()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = log_path.read_text()
+    assert (
+        "SIGINT: finishing the calls in progress first; press Ctrl-C again (or send the signal"
+        " again) to stop at once" in log
+    )
+    assert "a second signal: stopping at once, cutting 1 call(s)" in log
+    assert "Application shutdown complete" in log  # the records were closed
+    assert " ERROR " not in log and "Traceback" not in log and "CancelledError" not in log, log
 
 
 async def test_no_secret_reaches_logs_health_or_errors(

@@ -22,16 +22,17 @@ from tests.support.gemini_standin import GeminiStandIn
 from tests.support.server import serve_app, settings_for
 
 TOKEN = "sink-test-operator-token-0123456789abcdef"
+NEXT_CALL = "CA" + "7e" * 16
 
 
-async def one_call(server: object) -> tuple[float, int, int]:
+async def one_call(server: object, call_sid: str = CALL_SID) -> tuple[float, int, int]:
     """A question and its reply, heard in full; (seconds, bytes heard, bytes sent)."""
     began = time.monotonic()
-    _, stream = await start_call(server)  # type: ignore[arg-type]
+    _, stream = await start_call(server, call_sid=call_sid)  # type: ignore[arg-type]
     await stream.replay(QUESTION, stop=False)
     await stream.wait_for(lambda: len(stream.heard) >= len(REPLY) // 6, timeout=20)
     await stream.wait_for(lambda: len(stream.marks_echoed) == stream.marks_sent, timeout=10)
-    await stream.stop(CALL_SID)
+    await stream.stop(call_sid)
     await stream.wait_closed(timeout=10)
     return time.monotonic() - began, len(stream.heard), len(stream.media_received)
 
@@ -73,9 +74,9 @@ async def test_a_locked_records_database_does_not_hold_the_call(
         assert len(failed) == 1 and CALL_SID in failed[0].getMessage()
         assert "database is locked" in failed[0].getMessage()
         # The database is back: the next call is recorded.
-        await one_call(server)
+        await one_call(server, NEXT_CALL)
     records = CallRecords(path)
-    record = records.get(CALL_SID)
+    record = records.get(NEXT_CALL)
     assert record is not None and record["outcome"] == "completed"
     assert [t["speaker"] for t in record["turns"]] == ["caller", "agent"]
     records.close()

@@ -5,42 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.process import Ran, run_app
 from tests.support.server import AUTH_TOKEN, PUBLIC_URL, free_port, process_env
-
-
-@dataclass(frozen=True)
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def run_app(cwd: Path, env: dict[str, str], *args: str, timeout: float = 60) -> Ran:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(timeout):
-            out, err = await process.communicate()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    return Ran(process.returncode or 0, out.decode(), err.decode())
 
 
 def base_env(tmp: Path, **values: str) -> dict[str, str]:
@@ -105,6 +76,11 @@ def constant(**values: str) -> Callable[[Path], dict[str, str]]:
     return lambda tmp: values
 
 
+def _dotenv(tmp: Path, text: str) -> dict[str, str]:
+    (tmp / ".env").write_text(text)
+    return {}
+
+
 CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
     "recordings dir not writable": (not_a_directory, "RECORDINGS_DIR="),
     "instructions not UTF-8": (not_utf8, "SYSTEM_INSTRUCTION_FILE="),
@@ -121,6 +97,32 @@ CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
     "vertex without credentials": (vertex_without_credentials, "Vertex AI needs credentials"),
     "tool module with a syntax error": (broken_tool_module, "SyntaxError"),
     "bad host": (constant(HOST="bad host"), "HOST="),
+    "host not on this machine": (
+        constant(HOST="192.0.2.1"),  # TEST-NET-1: never an address of this machine
+        "cannot listen on HOST=192.0.2.1 PORT=",
+    ),
+    "host name that does not resolve": (
+        constant(HOST="no-such-host.invalid"),
+        "HOST is a name this machine cannot resolve",
+    ),
+    "misspelled setting in .env": (
+        lambda tmp: _dotenv(tmp, "MAX_CONCURENT_CALLS=5\n"),
+        "MAX_CONCURENT_CALLS in {tmp}/.env is not a setting: did you mean MAX_CONCURRENT_CALLS?",
+    ),
+    "boolean that is not one": (
+        constant(ENABLE_SOFTPHONE="enabled"),
+        "ENABLE_SOFTPHONE='enabled' is not true or false: use true or false",
+    ),
+    "tool module given as a file": (
+        constant(TOOL_MODULES="/srv/bot/mytools.py"),
+        "so use mytools and put /srv/bot on PYTHONPATH",
+    ),
+    "developer api given vertex's model name": (
+        constant(
+            AGENT="gemini", GEMINI_API_KEY="k", GEMINI_MODEL="gemini-live-2.5-flash-native-audio"
+        ),
+        "is Vertex AI's name; on the Developer API the model is called",
+    ),
     "transfer name twice": (
         constant(TRANSFER_TARGETS="sales=+15551230001,sales=+15551230002"),
         "TRANSFER_TARGETS names 'sales' twice",
@@ -134,6 +136,10 @@ CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
     "thinking sound missing": (
         constant(THINKING_AUDIO_FILE="/nonexistent/thinking.wav"),
         "THINKING_AUDIO_FILE=/nonexistent/thinking.wav cannot be read",
+    ),
+    "relative path named absolutely": (
+        constant(SYSTEM_INSTRUCTION_FILE="prompts/bot.txt"),
+        "SYSTEM_INSTRUCTION_FILE=prompts/bot.txt (that is, {tmp}/prompts/bot.txt) cannot be read",
     ),
 }
 
@@ -151,6 +157,7 @@ async def test_check_and_serve_refuse_the_same_settings_in_one_sentence(
     tmp_path: Path, case: str
 ) -> None:
     make, phrase = CASES[case]
+    phrase = phrase.format(tmp=tmp_path)
     env = base_env(tmp_path)
     env.update(make(tmp_path))
     env = {k: v for k, v in env.items() if v != ""}
@@ -175,11 +182,42 @@ async def test_check_passes_what_serve_accepts(tmp_path: Path) -> None:
     assert "opening_hours" in ran.stdout and "recordings" in ran.stdout
 
 
-async def test_a_port_in_use_is_one_sentence(tmp_path: Path) -> None:
+async def test_a_port_in_use_is_refused_by_check_as_by_serving(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         env = {**base_env(tmp_path), "PORT": str(port)}
-        ran = await run_app(tmp_path, env, timeout=30)
-    assert_one_sentence(ran, f"cannot listen on HOST=127.0.0.1 PORT={port}")
+        checked, served = await asyncio.gather(
+            run_app(tmp_path, env, "check"), run_app(tmp_path, env, timeout=30)
+        )
+    for ran in (checked, served):
+        assert_one_sentence(
+            ran,
+            f"cannot listen on HOST=127.0.0.1 PORT={port} (Address already in use): another"
+            " process listens there (this server already running?): stop it, or choose a free"
+            " PORT.",
+        )
+
+
+async def test_check_says_where_it_read_the_settings_and_what_it_warns_about(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / "bot.env"
+    env_file.write_text("GEMINI_VOICE=kore\nCALL_RECORDS_PATH=records.sqlite3\n")
+    env = {**base_env(tmp_path), "AGENT": "gemini", "GEMINI_API_KEY": "k"}
+    env["ENABLE_SOFTFONE"] = "true"
+    del env["CALL_RECORDS_PATH"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ran = await run_app(elsewhere, env, "check", "--env-file", str(env_file))
+    assert ran.code == 0, ran
+    assert ran.stderr == (
+        "warning: the environment variable ENABLE_SOFTFONE is not a setting, so it is ignored:"
+        " did you mean ENABLE_SOFTPHONE?\n"
+    )
+    assert f"  read from          the environment and {env_file}\n" in ran.stdout
+    assert "  voice / language   Kore / (not set)\n" in ran.stdout  # as Google spells it
+    assert f"  call records       {elsewhere / 'records.sqlite3'}\n" in ran.stdout
+    missing = await run_app(elsewhere, env, "--env-file", str(tmp_path / "no.env"), "check")
+    assert_one_sentence(missing, f"--env-file {tmp_path / 'no.env'}: no such file")

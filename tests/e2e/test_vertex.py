@@ -96,7 +96,7 @@ async def test_a_refused_token_ends_the_call_with_the_apology(
         _, stream = await start_call(server)
         await stream.replay(QUESTION[:10])
         await stream.wait_closed()
-        summary = server.board.recent[-1]
+        summary = server.calls.recent[-1]
     assert summary.outcome.value == "agent_failed"
     assert "Google credentials failed" in summary.reason and "invalid_grant" in summary.reason
     assert standin.connections == []
@@ -112,7 +112,7 @@ async def test_a_wrong_bearer_token_is_refused_by_the_service(
         _, stream = await start_call(server)
         await stream.replay(QUESTION[:10])
         await stream.wait_closed()
-        summary = server.board.recent[-1]
+        summary = server.calls.recent[-1]
     assert summary.outcome.value == "agent_failed" and "401" in summary.reason
     assert standin.rejected == ["bearer token"]  # a 401 is not retried
 

@@ -11,10 +11,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.rotation import Rotating
 from app.telephony.emulator import TwilioEmulator
 from app.telephony.signatures import SignatureChecker, websocket_url
 from tests.support.gemini_standin import GeminiStandIn
-from tests.support.server import AUTH_TOKEN, free_port, process_env, serve_app, settings_for
+from tests.support.server import (
+    AUTH_TOKEN,
+    free_port,
+    process_env,
+    serve_app,
+    settings_for,
+    settings_for_echo,
+)
 
 
 async def test_healthz_reports_ready(standin: GeminiStandIn) -> None:
@@ -24,7 +32,14 @@ async def test_healthz_reports_ready(standin: GeminiStandIn) -> None:
     body = response.json()
     assert body["status"] == "ok" and body["active_calls"] == 0
     assert body["signature_validation"] is True
+    assert (body["agent"], body["model"]) == ("gemini", "gemini-3.8-live")
     assert AUTH_TOKEN not in response.text and standin.api_key not in response.text
+
+
+async def test_healthz_in_echo_mode_names_no_model() -> None:
+    async with serve_app(settings_for_echo()) as server, httpx.AsyncClient() as http:
+        body = (await http.get(server.base + "/healthz")).json()
+    assert body["agent"] == "echo" and "model" not in body
 
 
 @pytest.mark.parametrize(
@@ -49,7 +64,7 @@ def test_signature_checker_with_query_strings_and_ports() -> None:
     from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(AUTH_TOKEN)
-    checker = SignatureChecker(AUTH_TOKEN, "https://bot.example.com:8443/")
+    checker = SignatureChecker(Rotating(AUTH_TOKEN), "https://bot.example.com:8443/")
     form = {"CallSid": "CA1", "From": "+15550100001"}
     url = "https://bot.example.com:8443/incoming-call?tenant=a%20b&x=1"
     signature = validator.compute_signature(url, form)

@@ -12,6 +12,7 @@ import numpy as np
 from app.agent.events import AgentAudio, TurnComplete
 from app.audio.convert import pcm16_to_ulaw
 from app.call.actions import Action, Admit, CallBegan, Hangup, SendText, ToCaller
+from app.call.controls import ACCEPTED, NOT_STARTED, Control, EndCall, Reply
 from app.call.core import CallCore, CoreOptions, Phase
 from app.call.record import CallStart
 from app.telephony.captures import CALL, STREAM, build_capture
@@ -95,6 +96,17 @@ class Call:
     def tick(self, after: float) -> list[Action]:
         self.now += after
         return self._keep(self.core.tick(self.now))
+
+    def control(self, control: Control) -> tuple[Reply, list[Action]]:
+        """A control through the call's one door, as the driver's mailbox hands it in."""
+        reply, actions = self.core.control(control, self.now)
+        return reply, self._keep(actions)
+
+    def goodbye(self, reason: str) -> list[Action]:
+        """End politely (an operator's hang-up, shutdown): the actions it led to."""
+        reply, actions = self.control(EndCall(reason))
+        assert reply in (ACCEPTED, NOT_STARTED), reply
+        return actions
 
     def admitted(self, refusal: str | None = None, start: str = START) -> list[Action]:
         self.frame(CONNECTED)

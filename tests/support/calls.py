@@ -29,10 +29,10 @@ REPLY = reply_pcm24k()
 
 
 async def start_call(
-    server: RunningServer, *, sign: bool = True
+    server: RunningServer, *, sign: bool = True, call_sid: str = CALL_SID
 ) -> tuple[TwilioEmulator, MediaStream]:
     twilio = TwilioEmulator(server.base, PUBLIC_URL, AUTH_TOKEN)
-    instruction = await twilio.incoming_call(CALL_SID)
+    instruction = await twilio.incoming_call(call_sid)
     assert instruction.url == "wss://bot.example.com/media-stream"
     stream = await twilio.open_stream(instruction, sign=sign)
     return twilio, stream

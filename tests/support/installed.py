@@ -117,17 +117,26 @@ def require_python(version: str, required_by: str) -> Path:
     (an environment variable such as REQUIRE_PY313) is 1, as in CI."""
     python = find_python(version)
     if python is None:
-        message = (
+        missing(
             f"no Python {version} on this machine (looked for python3, python{version} and"
-            f" pyenv's versions): install it (e.g. `pyenv install {version}`) to run this leg"
+            f" pyenv's versions): install it (e.g. `pyenv install {version}`) to run this leg",
+            required_by,
         )
-        if os.environ.get(required_by) == "1":
-            pytest.fail(f"{message}; {required_by}=1 requires it")
-        pytest.skip(message)
+    assert python is not None
     return python
 
 
-def _run(command: list[str | Path], what: str, env: dict[str, str], cwd: Path | None = None) -> str:
+def missing(message: str, required_by: str) -> None:
+    """Skip for what this machine lacks; fail instead where ``required_by`` is 1 (CI)."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{message}; {required_by}=1 requires it")
+    pytest.skip(message)
+
+
+def run_checked(
+    command: list[str | Path], what: str, env: dict[str, str], cwd: Path | None = None
+) -> str:
+    """Its stdout; :class:`InstallFailed` with both outputs' ends if it fails."""
     done = subprocess.run(
         [str(c) for c in command],
         capture_output=True,
@@ -163,7 +172,7 @@ def build_wheel(dest: Path) -> Path:
     locked setuptools of this environment (no build isolation: nothing from the index)."""
     source = clean_copy(dest / "source")
     wheels = dest / "wheels"
-    _run(
+    run_checked(
         [
             sys.executable,
             "-m",
@@ -205,13 +214,13 @@ class Venv:
             " v['python'] = platform.python_version(); print(json.dumps(v))"
         )
         versions: dict[str, str] = json.loads(
-            _run([self.python, "-c", code, *names], "reading versions", env=tool_env())
+            run_checked([self.python, "-c", code, *names], "reading versions", env=tool_env())
         )
         return versions
 
     def imported_from(self, env: dict[str, str], cwd: Path) -> Path:
         """Where ``import app`` comes from for a process started with ``env`` in ``cwd``."""
-        out = _run(
+        out = run_checked(
             [self.python, "-c", "import app; print(app.__file__)"],
             "importing app",
             env=env,
@@ -223,24 +232,24 @@ class Venv:
 def install(python: Path, root: Path, wheel: Path, dependencies: Dependencies) -> Venv:
     """A fresh venv with the wheel installed as an operator would install it."""
     began = time.monotonic()
-    _run([python, "-m", "venv", root], "creating the venv", env=tool_env())
+    run_checked([python, "-m", "venv", root], "creating the venv", env=tool_env())
     venv = Venv(root, "", dependencies)
     pip: list[str | Path] = [venv.python, "-m", "pip", "--disable-pip-version-check", "-q"]
     if dependencies == "locked":
-        _run(
+        run_checked(
             [*pip, "install", "--no-deps", "--require-hashes", "-r", RUNTIME_LOCK],
             "installing from the lock",
             env=tool_env(),
         )
-        _run([*pip, "install", "--no-deps", wheel], "installing the wheel", env=tool_env())
+        run_checked([*pip, "install", "--no-deps", wheel], "installing the wheel", env=tool_env())
     else:
         # Nothing cached: pip asks the index for the newest release of everything.
-        _run(
+        run_checked(
             [*pip, "install", "--upgrade", "--upgrade-strategy", "eager", "--no-cache-dir", wheel],
             "installing the wheel with the newest dependencies",
             env=tool_env(),
         )
-    _run([*pip, "check"], "pip check", env=tool_env())
+    run_checked([*pip, "check"], "pip check", env=tool_env())
     venv.python_version = venv.versions(())["python"]
     venv.install_s = time.monotonic() - began
     return venv

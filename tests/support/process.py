@@ -88,3 +88,31 @@ async def start_server(
                 await asyncio.sleep(0.1)
     process.kill()
     raise AssertionError("server did not start: " + log_path.read_text())
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_app(cwd: Path, env: dict[str, str], *args: str, timeout: float = 60) -> Ran:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return Ran(process.returncode or 0, out.decode(), err.decode())

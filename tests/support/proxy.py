@@ -16,6 +16,9 @@ class Proxy:
     backends: list[tuple[str, int]]
     open: list[int] = field(default_factory=list)
     routed: list[int] = field(default_factory=list)  # backend index of each connection
+    # The backends the next connections go to, in order (a test placing a call's webhook,
+    # stream and <Connect action> on chosen processes); least connections once empty.
+    route: list[int] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
 
@@ -31,7 +34,11 @@ class Proxy:
         await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        index = min(range(len(self.backends)), key=lambda i: (self.open[i], i))
+        index = (
+            self.route.pop(0)
+            if self.route
+            else min(range(len(self.backends)), key=lambda i: (self.open[i], i))
+        )
         self.open[index] += 1
         self.routed.append(index)
         try:

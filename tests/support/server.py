@@ -57,15 +57,15 @@ class RunningServer:
     base: str
 
     @property
-    def board(self) -> Any:
-        return self.app.state.board
+    def calls(self) -> Any:
+        return self.app.state.calls
 
     async def call_ended(self, timeout: float = 10.0) -> Any:
         """The summary of the latest finished call, once there is one."""
         async with asyncio.timeout(timeout):
-            while not self.board.recent:
+            while not self.calls.recent:
                 await asyncio.sleep(0.05)
-        return self.board.recent[-1]
+        return self.calls.recent[-1]
 
 
 @asynccontextmanager

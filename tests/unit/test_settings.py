@@ -232,3 +232,194 @@ def test_the_thinking_sound_and_dead_air_policy_are_built_once_from_the_settings
     dead_air = bridge_options(load(dead_air_seconds=4, gemini_connect_timeout_s=6)).core.dead_air
     assert (dead_air.seconds, dead_air.switch_wait_s) == (4, 10)
     assert dead_air.instruction.startswith("The caller is hearing silence")
+
+
+# rotating a secret
+
+SOON = "2030-01-01T00:00:00Z"
+
+
+def rotation(**values: Any) -> dict[str, Any]:
+    return {"twilio_auth_token": "new-token", "public_url": "https://bot.example.com", **values}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            rotation(twilio_auth_token_previous="old"),
+            "TWILIO_AUTH_TOKEN_PREVIOUS is set without PREVIOUS_SECRETS_UNTIL: say until when"
+            " the old value is accepted (like 2026-12-31T12:00:00Z), or unset it.",
+        ),
+        (
+            {"operator_token_previous": "o" * 32, "previous_secrets_until": SOON},
+            "OPERATOR_TOKEN_PREVIOUS is set but OPERATOR_TOKEN is not: set OPERATOR_TOKEN to"
+            " the new value and OPERATOR_TOKEN_PREVIOUS to the old one, or unset"
+            " OPERATOR_TOKEN_PREVIOUS.",
+        ),
+        (
+            rotation(twilio_auth_token_previous="old", previous_secrets_until="2026-12-31T12:00"),
+            "PREVIOUS_SECRETS_UNTIL=2026-12-31T12:00:00 has no time zone: add one (like"
+            " 2026-12-31T12:00:00Z).",
+        ),
+        (
+            rotation(twilio_auth_token_previous="old", previous_secrets_until="2099-01-01T00:00Z"),
+            "PREVIOUS_SECRETS_UNTIL=2099-01-01T00:00:00+00:00 is more than 30 days away: a"
+            " rotation ends within days; choose an earlier end.",
+        ),
+    ],
+)
+def test_a_rotation_needs_its_current_value_and_a_near_end(
+    values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(**values)
+    assert message in str(error.value)
+
+
+def test_a_rotation_in_progress_and_one_already_over() -> None:
+    import datetime as dt
+
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+    settings = load(**rotation(twilio_auth_token_previous="old", previous_secrets_until=until))
+    auth = settings.auth_token
+    assert auth is not None and auth.current == "new-token" and auth.previous == "old"
+    assert auth.previous_until == dt.datetime.fromisoformat(until).timestamp()
+    assert "old" in settings.secret_values()
+    past = load(
+        **rotation(twilio_auth_token_previous="old", previous_secrets_until="2020-01-01T00:00:00Z")
+    )
+    assert past.auth_token is not None and past.auth_token.values(
+        dt.datetime.now().timestamp()
+    ) == ("new-token",)
+    assert load().operator_secret is None and load().auth_token is None
+
+
+def test_a_misspelled_name_in_dotenv_stops_startup_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "GEMINI_API_KEY=k\nALLOW_UNSIGNED_REQUESTS=true\nOPERATER_TOKEN=" + "t" * 40
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value) == (
+        f"OPERATER_TOKEN in {env_file} is not a setting: did you mean OPERATOR_TOKEN? Rename"
+        f" it (as written it is ignored). (Settings read from the environment and {env_file}.)"
+    )
+
+
+def test_a_misspelled_environment_variable_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENABLE_SOFTFONE", "true")
+    monkeypatch.setenv("LOGLEVEL", "debug")  # no word of ours: someone else's
+    settings = load()
+    assert (
+        "the environment variable ENABLE_SOFTFONE is not a setting, so it is ignored: did you"
+        " mean ENABLE_SOFTPHONE?"
+    ) in settings.warnings
+    assert not any("LOGLEVEL" in w for w in settings.warnings)
+    assert not settings.enable_softphone
+
+
+def test_env_file_names_another_file_and_a_missing_one_is_named(tmp_path: Path) -> None:
+    env_file = tmp_path / "bot.env"
+    env_file.write_text("GEMINI_API_KEY=k\nALLOW_UNSIGNED_REQUESTS=true\nGEMINI_VOICE=puck\n")
+    settings = load_settings(_env_file=env_file)
+    assert settings.gemini_voice == "Puck"
+    assert settings.source == f"the environment and {env_file}"
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=tmp_path / "missing.env")
+    assert str(error.value) == (
+        f"--env-file {tmp_path / 'missing.env'}: no such file (give the path of a .env file)."
+    )
+
+
+def test_errors_say_where_the_settings_were_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    with pytest.raises(ConfigError) as error:
+        load_settings(allow_unsigned_requests=True)
+    assert str(error.value).endswith(
+        f"(Settings read from the environment only (there is no {tmp_path / '.env'}).)"
+    )
+
+
+@pytest.mark.parametrize("name", ["enable_softphone", "forward_dtmf", "allow_unsigned_requests"])
+def test_a_boolean_that_is_not_true_or_false_says_so(name: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(**{name: "enabled"})
+    assert str(error.value).startswith(
+        f"{name.upper()}='enabled' is not true or false: use true or false (or 1/0, yes/no,"
+        " on/off)."
+    )
+
+
+def test_a_secret_that_is_not_a_boolean_is_not_shown() -> None:
+    with pytest.raises(ConfigError) as error:
+        load(gemini_api_key=["not a string"])
+    assert "not a string" not in str(error.value) and "hidden" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("values", "read"),
+    [
+        ({"log_level": "DEBUG"}, ("log_level", "debug")),
+        ({"log_level": " Warning "}, ("log_level", "warning")),
+        ({"log_format": "JSON"}, ("log_format", "json")),
+        ({"agent": "Echo"}, ("agent", "echo")),
+        ({"vad_start_sensitivity": "low"}, ("vad_start_sensitivity", "LOW")),
+        ({"gemini_voice": "kore"}, ("gemini_voice", "Kore")),
+        ({"gemini_voice": "Koree"}, ("gemini_voice", "Koree")),  # unknown: kept, with a warning
+    ],
+)
+def test_choices_are_taken_in_any_case(values: dict[str, Any], read: tuple[str, str]) -> None:
+    name, value = read
+    assert getattr(load(**values), name) == value
+
+
+def test_a_choice_outside_the_list_names_the_list() -> None:
+    with pytest.raises(ConfigError) as error:
+        load(log_level="verbose")
+    assert str(error.value).startswith(
+        "LOG_LEVEL: use 'debug', 'info', 'warning' or 'error', in any case (got 'verbose')."
+    )
+
+
+@pytest.mark.parametrize(
+    ("modules", "sentence"),
+    [
+        (
+            "/srv/bot/mytools.py",
+            "TOOL_MODULES entry '/srv/bot/mytools.py' is a file path: TOOL_MODULES takes module"
+            " names as Python imports them, so use mytools and put /srv/bot on PYTHONPATH (or a"
+            " package's dotted name, like mypackage.tools).",
+        ),
+        ("mytools.py", "so use mytools and put its folder on PYTHONPATH"),
+        ("tools/mytools", "so use mytools and put tools on PYTHONPATH"),
+        (
+            "app.tools.examples, my-tools",
+            "TOOL_MODULES entry 'my-tools' is not a module name: use dotted names like mytools"
+            " or mypackage.tools, separated by commas.",
+        ),
+    ],
+)
+def test_tool_modules_take_module_names(modules: str, sentence: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(tool_modules=modules)
+    assert sentence in str(error.value)
+
+
+def test_model_names_are_checked_against_the_table() -> None:
+    with pytest.raises(ConfigError, match="is Vertex AI's name; on the Developer API the model"):
+        load(gemini_model="gemini-live-2.5-flash-native-audio")
+    warned = load(gemini_model="gemini-2.5-flash", gemini_voice="Koree").warnings
+    assert [w.split(" ")[0] for w in warned] == [
+        "GEMINI_MODEL=gemini-2.5-flash",
+        "GEMINI_VOICE=Koree",
+    ]
+    assert load(agent="echo", gemini_model="anything", gemini_voice="x").warnings == ()

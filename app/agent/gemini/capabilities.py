@@ -51,22 +51,6 @@ HALF_CASCADE = ModelCapabilities(
 DEVELOPER_DEFAULT_MODEL = "gemini-3.8-live"
 VERTEX_DEFAULT_MODEL = "gemini-live-2.5-flash-native-audio"
 
-# Developer API names whose Vertex AI counterpart has another name.
-VERTEX_NAMES = {
-    "gemini-2.5-flash-native-audio-preview-12-2025": VERTEX_DEFAULT_MODEL,
-    "gemini-2.5-flash-native-audio-preview-09-2025": VERTEX_DEFAULT_MODEL,
-}
-
-
-def backend_model_problems(model: str, *, vertex: bool) -> list[str]:
-    """A Developer API model name used on Vertex AI (or the other way round)."""
-    if vertex and model in VERTEX_NAMES:
-        return [
-            f"GEMINI_MODEL={model} is the Developer API's name; on Vertex AI the model is"
-            f" called {VERTEX_NAMES[model]}."
-        ]
-    return []
-
 
 def capabilities(model: str) -> ModelCapabilities | None:
     """The model's family, or ``None`` for a model this table does not know."""

@@ -1,3 +1,4 @@
+# edge: builds google-genai's configuration
 """The live session's configuration and the SDK client, built from the settings.
 
 With :mod:`app.agent.gemini.session`, this package is all of the project that imports
@@ -9,18 +10,21 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import google.auth
 import google.auth.credentials
 import google.auth.exceptions
 import google.oauth2.credentials
+import httpx
 from google import genai
-from google.genai import types
+from google.genai import errors, types
 from google.oauth2 import service_account
 
 from app.agent.gemini.capabilities import capabilities
-from app.errors import ConfigError
+from app.errors import ConfigError, ServiceRefused, ServiceUnreachable
 from app.settings import Settings
 from app.tools import Tool
 
@@ -190,3 +194,58 @@ def make_client(settings: Settings) -> genai.Client:
         credentials=vertex_credentials(settings),
         http_options=options,
     )
+
+
+LIVE_METHOD = "bidiGenerateContent"
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """What the service says about the configured model."""
+
+    exists: bool
+    live: bool | None  # None: the backend does not say (Vertex AI)
+    live_models: tuple[str, ...]  # the Developer API's models that support the Live API
+
+
+async def ask_about_model(settings: Settings) -> ModelAnswer:
+    """Ask the service (the models list, or the model's description) about the model;
+    :class:`ServiceRefused` for a refusal (a bad key), :class:`ServiceUnreachable` when
+    it cannot be asked (no network, a TLS failure, no access token)."""
+    try:
+        client = make_client(settings)
+        if settings.vertex:
+            return await _vertex_answer(client, settings.model)
+        listed = await client.aio.models.list(config={"page_size": 1000})
+        live, names = set(), set()
+        async for model in listed:
+            name = (model.name or "").removeprefix("models/")
+            names.add(name)
+            if LIVE_METHOD in (model.supported_actions or []):
+                live.add(name)
+        wanted = settings.model.removeprefix("models/")
+        return ModelAnswer(wanted in names, wanted in live, tuple(sorted(live)))
+    except errors.APIError as error:
+        raise ServiceRefused(error.code, error.message or str(error)) from None
+    except google.auth.exceptions.GoogleAuthError as error:
+        raise ServiceUnreachable(f"no Vertex AI access token: {error}") from None
+    except (OSError, TimeoutError, httpx.HTTPError, aiohttp.ClientError) as error:
+        raise ServiceUnreachable(_reason(error)) from None
+
+
+def _reason(error: BaseException) -> str:
+    """Why a connection failed, without the client library's object reprs."""
+    cause = getattr(error, "os_error", None) or error  # aiohttp's ClientConnectorError
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(cause) or type(cause).__name__
+
+
+async def _vertex_answer(client: genai.Client, model: str) -> ModelAnswer:
+    try:
+        await client.aio.models.get(model=model)
+    except errors.ClientError as error:
+        if error.code == 404:
+            return ModelAnswer(exists=False, live=None, live_models=())
+        raise
+    return ModelAnswer(exists=True, live=None, live_models=())

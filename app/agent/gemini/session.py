@@ -1,3 +1,4 @@
+# edge: the google-genai SDK's live sessions
 """Gemini Live adapter: with :mod:`app.agent.gemini.config`, all of the project that
 imports ``google-genai``.
 

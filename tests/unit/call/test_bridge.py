@@ -149,7 +149,7 @@ async def test_the_greeting_reaches_the_session_before_the_callers_audio() -> No
 async def test_a_refused_start_opens_no_session() -> None:
     refused: list[str] = []
 
-    def admit(start: wire.Start) -> str | None:
+    async def admit(start: wire.Start) -> str | None:
         refused.append(start.call_sid)
         return "stream token already used"
 

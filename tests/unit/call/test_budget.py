@@ -96,3 +96,13 @@ def test_never_more_than_the_burst_plus_the_refill(
 def test_a_full_bucket_allows_its_whole_burst_at_once(rate: float, burst: int) -> None:
     bucket = TokenBucket(rate=rate, burst=float(burst))
     assert sum(bucket.allow(3.0) for _ in range(burst + 5)) == burst
+
+
+def test_a_cost_spends_that_many_tokens_or_none() -> None:
+    bucket = TokenBucket(rate=10.0, burst=100.0)
+    assert bucket.allow(0.0, cost=60.0) is True
+    assert bucket.level(0.0) == 40.0
+    assert bucket.allow(0.0, cost=40.5) is False  # not enough: nothing spent
+    assert bucket.level(0.0) == 40.0
+    assert bucket.allow(0.0, cost=40.0) is True and bucket.level(0.0) == 0.0
+    assert bucket.allow(1.0, cost=10.0) is True  # refilled at the rate

@@ -14,6 +14,7 @@ from app.agent.events import AgentAudio, Interrupted, Transcript, TurnComplete
 from app.agent.link_state import LinkStats, SessionSwitched
 from app.call import actions as act
 from app.call.actions import Hangup, Log, SendAudio, SendText, ToCaller, TurnRecorded, info
+from app.call.controls import TransferTool
 from app.call.core import Phase
 from app.call.guard import GuardPolicy
 from app.call.limits import LimitPolicy
@@ -75,7 +76,7 @@ def test_a_refused_start_ends_before_anything_is_sent() -> None:
         Hangup(Outcome.REFUSED, "stream token already used"),
     ]
     assert call.core.phase is Phase.ADMITTING
-    assert call.tick(60.0) == [] and call.core.say_goodbye("shutdown", call.now) == []
+    assert call.tick(60.0) == [] and call.goodbye("shutdown") == []
 
 
 @pytest.mark.parametrize(
@@ -145,6 +146,14 @@ def test_keys_are_logged_and_forwarded_unless_turned_off() -> None:
     pressed = info("caller pressed %s", "5")
     assert call.frame(press) == [pressed, SendText("The caller pressed 5 on their phone's keypad.")]
     assert Call.started(forward_dtmf=False).frame(press) == [pressed]
+
+
+def test_redacted_keys_reach_the_model_and_nothing_else() -> None:
+    press = json.dumps({"event": "dtmf", "streamSid": STREAM, "dtmf": {"digit": "7"}})
+    hidden = info("caller pressed a key (the digit is not kept)")
+    to_model = SendText("The caller pressed 7 on their phone's keypad.")
+    assert Call.started(redact_dtmf=True).frame(press) == [hidden, to_model]
+    assert Call.started(redact_dtmf=True, forward_dtmf=False).frame(press) == [hidden]
 
 
 def test_silence_counts_from_the_callers_last_words_not_while_the_agent_is_heard() -> None:
@@ -318,11 +327,11 @@ def test_the_call_ends_once_the_goodbye_has_been_heard() -> None:
     call = Call.started(goodbye_instruction="Say goodbye.", goodbye_grace_s=15)
     call.frame(QUIET)
     reason = "an operator ended the call"
-    assert call.core.say_goodbye(reason, call.now) == [
+    assert call.goodbye(reason) == [
         info("ending the call (%s): asking the agent to say goodbye", reason),
         SendText("Say goodbye."),
     ]
-    assert call.core.say_goodbye("again", call.now) == []  # once
+    assert call.goodbye("again") == []  # once
     assert call.tick(0.1) == []  # not said yet
     call.reply()
     assert call.tick(0.1) == []  # said, not yet heard
@@ -332,7 +341,7 @@ def test_the_call_ends_once_the_goodbye_has_been_heard() -> None:
 
 def test_a_reply_cut_by_a_lost_session_is_not_the_goodbye() -> None:
     call = Call.started(goodbye_grace_s=15)
-    call.core.say_goodbye("server shutting down", call.now)
+    call.goodbye("server shutting down")
     call.agents(AgentAudio(REPLY), SessionSwitched("reconnect", 120.0, 2, "handle-1"))
     call.play_all()
     assert call.tick(1.0) == []  # the model never completed a turn: wait for one
@@ -345,7 +354,7 @@ def test_a_goodbye_heard_then_a_reply_cut_by_the_caller_waits_for_that_reply() -
     call = Call(fast_barge_in=True, goodbye_grace_s=15)
     call.audible_reply()
     call.agent(TurnComplete())
-    call.core.say_goodbye("caller silent", call.now)
+    call.goodbye("caller silent")
     call.reply()
     call.play_all()
     call.agent(AgentAudio(REPLY))  # the agent goes on talking; the caller cuts it
@@ -358,7 +367,7 @@ def test_a_goodbye_heard_then_a_reply_cut_by_the_caller_waits_for_that_reply() -
 def test_without_a_heard_goodbye_the_grace_period_ends_it() -> None:
     call = Call.started(goodbye_grace_s=15)
     call.frame(QUIET)
-    call.core.say_goodbye("caller silent", call.now)
+    call.goodbye("caller silent")
     call.reply()
     assert call.tick(14.9) == []
     assert call.tick(0.2) == [Hangup(Outcome.COMPLETED, "caller silent")]
@@ -366,8 +375,9 @@ def test_without_a_heard_goodbye_the_grace_period_ends_it() -> None:
 
 def test_the_transfer_tool_reaches_the_options_targets() -> None:
     call = Call.started(transfer_targets={"sales": "+15551230001"})
-    call.core.farewell.transfer_tool({"target": "sales"}, call.now)
-    assert call.core.say_goodbye("later", call.now) == []  # already ending
+    reply, _ = call.control(TransferTool({"target": "sales"}))
+    assert reply.accepted and "connecting them to sales" in reply.answer["result"]
+    assert call.goodbye("later") == []  # already ending
     call.reply()
     call.play_all()
     assert call.tick(0.1) == [

@@ -26,6 +26,7 @@ from app.agent.events import (
 from app.agent.link_state import LinkStats, SessionSwitched
 from app.call import actions as act
 from app.call.actions import RenewSession, SendText, ToCaller, TurnRecorded, info
+from app.call.controls import EndCall
 from app.call.core import Phase
 from app.call.dead_air import DeadAirPolicy, Debt, Step
 from app.call.limits import LimitPolicy
@@ -307,7 +308,7 @@ def test_nothing_is_nudged_while_a_tool_runs_or_the_call_ends() -> None:
     call.agent(ToolCall("c1", "lookup", {}))
     assert texts_of(call.tick(30.0)) == []
     call.core.tool_answered(ToolCall("c1", "lookup", {}).key, call.now)
-    call.core.say_goodbye("time", call.now)
+    call.core.control(EndCall("time"), call.now)
     assert texts_of(call.tick(10.0)) == []
 
 

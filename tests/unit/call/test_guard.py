@@ -3,6 +3,7 @@ a violation. Table-driven, plus hostile frames from hypothesis."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -120,3 +121,50 @@ def test_every_ignored_frame_is_counted() -> None:
     for raw in (CONNECTED, START, media(track="outbound")):
         assert isinstance(sorter.sort(raw, 0.0), Dropped)
     assert sorter._stats.ignored_frames == 3
+
+
+# caller audio within a factor of real time (round three's N7)
+
+FRAME_20MS = media(payload=base64.b64encode(b"\xff" * 160).decode())  # 20 ms of µ-law
+
+
+def test_twenty_ms_frames_are_160_bytes() -> None:
+    event = guard(started=True).sort(FRAME_20MS, 0.0)
+    assert isinstance(event, wire.Media) and len(event.payload) == 160
+
+
+def test_audio_faster_than_real_time_is_dropped_after_the_burst_and_counted() -> None:
+    sorter = guard(GuardPolicy(max_messages_per_s=10_000), started=True)
+    sorted_ = [sorter.sort(FRAME_20MS, 0.0) for _ in range(252)]
+    assert all(isinstance(s, wire.Media) for s in sorted_[:250])  # 5 s of burst
+    assert sorted_[250] == Dropped("caller audio faster than 2x real time: dropping the excess")
+    assert sorted_[251] == Dropped()  # noted once
+    assert sorter._stats.audio_dropped_ms == 40.0
+    # Half a second later, twice that much audio is heard again: 1000 ms, 50 frames.
+    later = [sorter.sort(FRAME_20MS, 0.5) for _ in range(51)]
+    assert [isinstance(s, wire.Media) for s in later] == [True] * 50 + [False]
+    assert sorter._stats.audio_dropped_ms == 60.0
+
+
+def test_audio_in_real_time_is_never_dropped() -> None:
+    sorter = guard(GuardPolicy(audio_burst_ms=20.0), started=True)
+    assert all(
+        isinstance(sorter.sort(FRAME_20MS, i * 0.02), wire.Media) for i in range(3000)
+    )  # a minute of it
+    assert sorter._stats.audio_dropped_ms == 0
+
+
+@pytest.mark.parametrize(("factor", "kept"), [(0.0, 300), (1.0, 250), (3.0, 250)])
+def test_the_factor_and_no_limit(factor: float, kept: int) -> None:
+    sorter = guard(GuardPolicy(max_messages_per_s=10_000, max_audio_rate=factor), started=True)
+    sorted_ = [sorter.sort(FRAME_20MS, 0.0) for _ in range(300)]
+    assert sum(isinstance(s, wire.Media) for s in sorted_) == kept  # the burst, then none
+
+
+def test_the_audio_allowance_refills_at_exactly_the_factor() -> None:
+    sorter = guard(GuardPolicy(max_audio_rate=1.0, audio_burst_ms=20.0), started=True)
+    assert isinstance(sorter.sort(FRAME_20MS, 0.0), wire.Media)  # the burst: one frame
+    assert sorter.sort(FRAME_20MS, 0.01999) == Dropped(
+        "caller audio faster than 1x real time: dropping the excess"
+    )  # 19.99 ms earned back: not yet a frame
+    assert isinstance(sorter.sort(FRAME_20MS, 0.04), wire.Media)

@@ -15,6 +15,7 @@ from app.call.outcome import (
     CloseCode,
     Outcome,
     close_reason,
+    outcome_of,
 )
 
 ELLIPSIS = "…"  # three bytes in UTF-8
@@ -94,3 +95,27 @@ def test_any_reason_fits_a_close_frame_and_keeps_its_start(outcome: Outcome, rea
         assert text.endswith(ELLIPSIS)
         assert whole.startswith(text.removesuffix(ELLIPSIS))
         assert len(text.encode()) >= MAX_REASON_BYTES - 3
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"),
+    [
+        ("completed", Outcome.COMPLETED),
+        ("agent_failed: the session failed: 1007", Outcome.AGENT_FAILED),
+        ("internal_error: boom", Outcome.INTERNAL_ERROR),
+        ("refused:no capacity", Outcome.REFUSED),
+        ("", None),
+        ("going away", None),
+        ("completedx: y", None),
+        ("Completed", None),
+    ],
+)
+def test_the_outcome_is_read_back_from_the_close_reason(
+    reason: str, outcome: Outcome | None
+) -> None:
+    assert outcome_of(reason) is outcome
+
+
+@given(st.sampled_from(list(Outcome)), st.text(max_size=200))
+def test_every_reason_written_reads_back_as_its_outcome(outcome: Outcome, reason: str) -> None:
+    assert outcome_of(close_reason(outcome, reason)) is outcome

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 
 import h11
 import pytest
@@ -40,19 +39,28 @@ def test_captured_signals_are_what_handle_exit_keeps() -> None:
     assert server.should_exit
 
 
-async def test_the_protocol_holds_its_connection_transport_and_loop() -> None:
+async def test_the_protocol_holds_its_connection_transport_loop_and_peer() -> None:
     loop = asyncio.get_running_loop()
     protocol = H11Protocol(config(), ServerState(), {}, loop)
-    server, client = socket.socketpair()
+    made = asyncio.Event()
+
+    def factory() -> H11Protocol:
+        made.set()
+        return protocol
+
+    listener = await loop.create_server(factory, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        transport, _ = await loop.create_connection(lambda: protocol, sock=server)
+        await asyncio.wait_for(made.wait(), 5)
+        await asyncio.sleep(0)
         assert isinstance(protocol.conn, h11.Connection)
-        assert protocol.transport is transport
-        assert protocol.loop is loop
+        assert protocol.transport is not None and protocol.loop is loop
+        assert protocol.client == ("127.0.0.1", writer.get_extra_info("sockname")[1])
         assert protocol.conn.their_state is h11.IDLE
-        transport.close()
     finally:
-        client.close()
+        writer.close()
+        listener.close()
 
 
 def test_a_moved_part_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

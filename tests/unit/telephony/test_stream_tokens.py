@@ -146,3 +146,48 @@ def test_base64url_without_padding(data: bytes) -> None:
     text = stream_tokens._b64(data)
     assert "=" not in text
     assert base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) == data
+
+
+# the seal over the stream's parameters, and a rotated secret
+
+
+def test_the_seal_covers_the_call_and_each_vouched_parameter() -> None:
+    params = {"from": "+15550100001", "to": "+15550100002", "direction": "inbound"}
+    sealed = {**params, "seal": stream_tokens.seal(b"k" * 32, CALL, params)}
+    assert stream_tokens.SEALED == ("from", "to", "direction")
+    assert stream_tokens.seal_matches((b"k" * 32,), CALL, sealed)
+    assert stream_tokens.seal_matches((b"x" * 32, b"k" * 32), CALL, sealed)  # previous key
+    assert not stream_tokens.seal_matches((b"x" * 32,), CALL, sealed)
+    assert not stream_tokens.seal_matches((b"k" * 32,), "CA" + "2" * 32, sealed)
+    for name in stream_tokens.SEALED:
+        assert not stream_tokens.seal_matches((b"k" * 32,), CALL, {**sealed, name: "+1999"})
+    assert not stream_tokens.seal_matches((b"k" * 32,), CALL, params)  # no seal at all
+    # Parameters outside the seal do not change it; missing ones count as empty.
+    assert stream_tokens.seal_matches((b"k" * 32,), CALL, {**sealed, "callSid": "x"})
+    empty = stream_tokens.seal(b"k" * 32, CALL, {})
+    assert empty == stream_tokens.seal(b"k" * 32, CALL, {"from": "", "to": "", "direction": ""})
+    assert len(stream_tokens.seal(b"k" * 32, CALL, params)) == 43
+
+
+def test_a_token_under_the_previous_secret_is_accepted_until_the_rotation_ends() -> None:
+    old = StreamTokens(secret=b"o" * 32, ttl_s=60).issue(CALL, now=1000)
+    rotated = StreamTokens(b"n" * 32, 60, previous=b"o" * 32, previous_until=1030)
+    assert rotated.secrets(1029) == (b"n" * 32, b"o" * 32)
+    assert rotated.secrets(1030) == (b"n" * 32,)
+    rotated.redeem(old, CALL, now=1010)
+    late = StreamTokens(secret=b"o" * 32, ttl_s=60).issue(CALL, now=1000)
+    with pytest.raises(TokenRejected, match="does not match"):
+        rotated.redeem(late, CALL, now=1031)
+    new = rotated.issue(CALL, now=1040)
+    assert StreamTokens(b"n" * 32).secrets(0) == (b"n" * 32,)
+    rotated.redeem(new, CALL, now=1041)
+
+
+def test_the_seal_is_pinned() -> None:
+    """The seal's exact construction: a format change must be deliberate (processes of a
+    deployment restarted one by one must agree)."""
+    params = {"from": "+15550100001", "to": "+15550100002", "direction": "outbound"}
+    message = json.dumps(["stream-parameters-v1", CALL, list(params.values())]).encode()
+    digest = hmac.new(b"k" * 32, message, hashlib.sha256).digest()
+    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert stream_tokens.seal(b"k" * 32, CALL, params) == expected

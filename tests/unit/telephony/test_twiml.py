@@ -19,6 +19,7 @@ def test_connect_stream_escapes_every_value() -> None:
         called="+1555<0100>",
         status_url="https://bot.example.com/stream-status",
         stream_token="123.abc.def",
+        seal=NASTY,
     )
     instruction = parse_connect_twiml(body)
     assert instruction.url == "wss://bot.example.com/media-stream"
@@ -28,6 +29,7 @@ def test_connect_stream_escapes_every_value() -> None:
         "to": "+1555<0100>",
         "streamToken": "123.abc.def",
         "direction": "inbound",
+        "seal": NASTY,
     }
     assert instruction.action == "https://bot.example.com/call-ended"
     root = ET.fromstring(body)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.server.throttle import FailureThrottle
+from app.registry.throttle import FailureThrottle
 
 A, B, C = "192.0.2.1", "192.0.2.2", "192.0.2.3"
 

@@ -1,0 +1,1 @@
+"""What the processes of one deployment share about calls and clients (see base.py)."""
