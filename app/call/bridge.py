@@ -40,7 +40,7 @@ from app.call.actions import (
     ToCaller,
     Transfer,
 )
-from app.call.controls import ENDED, Control, EndCallTool, Reply, TransferTool
+from app.call.controls import ENDED, Control, EndCallTool, Reply, ToolAnswered, TransferTool
 from app.call.core import CallCore, CoreOptions, Phase
 from app.call.ledger import PlaybackLedger
 from app.call.outcome import APOLOGY_OUTCOMES, CLOSE_CODES, Outcome, close_reason
@@ -278,11 +278,12 @@ class CallBridge:
     async def _tool_answered(
         self, call: ToolCall, response: dict[str, Any], scheduling: str | None
     ) -> bool:
-        """Send a tool's answer, and tell the core the call is over (it waits no more)."""
+        """Send a tool's answer, and tell the core (through the call's one door) that the
+        call waits for it no more."""
         try:
             return await self.link.send_tool_response(call, response, scheduling)
         finally:
-            await self._perform_all(self.core.tool_answered(call.key, self._clock()))
+            await self.deliver(ToolAnswered(call.key))
 
     async def _admit(self, start: wire.Start) -> None:
         # Updated in place: the link and everything else holding this adapter follow.

@@ -61,6 +61,7 @@ from app.call.controls import (
     EndCallTool,
     Reply,
     Say,
+    ToolAnswered,
     TransferTool,
 )
 from app.call.dead_air import DeadAirPolicy, DeadAirWatch
@@ -417,6 +418,8 @@ class CallCore:
         if isinstance(control, TransferTool):
             answer, actions = self.farewell.transfer_tool(dict(control.args), now)
             return Reply(True, answer=answer), actions
+        if isinstance(control, ToolAnswered):
+            return ACCEPTED, self.tool_answered(control.key, now)
         if self.phase is not Phase.IN_CALL:
             return NOT_STARTED, []
         if isinstance(control, Say):

@@ -26,7 +26,7 @@ from app.agent.events import (
 from app.agent.link_state import LinkStats, SessionSwitched
 from app.call import actions as act
 from app.call.actions import RenewSession, SendText, ToCaller, TurnRecorded, info
-from app.call.controls import EndCall
+from app.call.controls import ACCEPTED, EndCall, ToolAnswered
 from app.call.core import Phase
 from app.call.dead_air import DeadAirPolicy, Debt, Step
 from app.call.limits import LimitPolicy
@@ -481,3 +481,14 @@ def test_the_bound_waits_for_the_reply_to_finish_playing() -> None:
     heard = call.now  # the last mark came back: the caller heard the reply until now
     assert call.tick(2.9) == []
     assert steps(call.tick(0.2)) == [act.DeadAirStep("no_reply", "nudge", approx(call.now - heard))]
+
+
+def test_a_tools_answer_comes_through_the_calls_one_door() -> None:
+    call = Call.started(thinking=THINKING, dead_air=DEAD_AIR)
+    ask(call)
+    call.agent(ToolCall("c1", "lookup", {}))
+    call.tick(1.0)
+    reply, actions = call.core.control(ToolAnswered("c1"), call.now)
+    assert reply == ACCEPTED
+    assert actions == [info("thinking audio off after %.1f s: %s", 0.0, "the work is done")]
+    assert texts_of(call.tick(2.9)) == [] and texts_of(call.tick(0.2)) == [NUDGE]
