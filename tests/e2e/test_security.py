@@ -379,9 +379,9 @@ def test_config_errors_never_echo_secrets() -> None:
 
 
 def test_every_outcome_and_close_code_is_documented() -> None:
-    """The README names every outcome a call can end with, and every close code the
+    """The logs page names every outcome a call can end with, and every close code the
     server sends, from the code's own lists (a new one must be documented)."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "observability.md").read_text()
     for outcome in Outcome:
         assert f"`{outcome.value}`" in readme, outcome
     for code in CloseCode:

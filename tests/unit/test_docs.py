@@ -31,14 +31,37 @@ def test_the_models_page_lists_the_catalog() -> None:
     assert voices is not None and voices.group(1).split(", ") == list(VOICES)
 
 
-@pytest.mark.parametrize("page", ["models.md", "commands.md", "troubleshooting.md"])
-def test_links_lead_to_pages_and_headings_that_exist(page: str) -> None:
-    for target, anchor in re.findall(
-        r"\]\(([\w./-]+\.md)(?:#([\w-]+))?\)", (DOCS / page).read_text()
-    ):
-        linked = DOCS / target
-        assert linked.exists(), target
-        if anchor:
-            headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
-            slugs = {re.sub(r"[^\w -]", "", h).strip().lower().replace(" ", "-") for h in headings}
-            assert anchor in slugs, (target, anchor, slugs)
+ROOT = DOCS.parent
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slugs(page: Path) -> set[str]:
+    """The anchors a page's headings get (GitHub's rule: lower case, punctuation
+    dropped, spaces to hyphens)."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w -]", "", h).strip().lower().replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_links_lead_to_files_and_headings_that_exist(page: Path) -> None:
+    """Every relative link of the README and the docs: the file exists, and so does the
+    heading it points at (the README is a landing page; the docs are found from it)."""
+    for link in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", link):
+            continue  # http(s), mailto: another site's business
+        target, _, anchor = link.partition("#")
+        linked = (page.parent / target).resolve() if target else page
+        assert linked.exists(), f"{page.name} links to {link}: no such file"
+        if anchor and linked.suffix == ".md":
+            assert anchor in slugs(linked), f"{page.name} links to {link}: no such heading"
+
+
+def test_every_docs_page_is_linked_from_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    unlinked = [
+        p.name
+        for p in DOCS.glob("*.md")
+        if f"docs/{p.name}" not in readme and not p.name.startswith("mutation-survivors")
+    ]
+    assert not unlinked, f"docs pages no table of contents leads to: {unlinked}"
