@@ -52,6 +52,11 @@ from tests.support.layers import module_paths, own_tests, pure_modules
 OWN_TESTS_ELSEWHERE: dict[str, tuple[str, ...]] = {
     "app/agent/gemini/wire.py": ("tests/unit/agent/test_gemini_wire.py",),
     "app/agent/gemini/catalog.py": ("tests/unit/agent/test_catalog.py",),
+    "app/call/core.py": (  # the core's controls and its dead air are tested apart
+        "tests/unit/call/test_core.py",
+        "tests/unit/call/test_controls.py",
+        "tests/unit/call/test_core_recovery.py",
+    ),
 }
 
 

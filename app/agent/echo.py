@@ -10,15 +10,16 @@ directions and the playback buffer work before any money is spent on a model.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
 import soxr
 
-from app.agent.events import AgentAudio, AgentEvent, TurnComplete
+from app.agent.events import AgentAudio, AgentEvent, HistoryTurn, TurnComplete
 from app.audio.convert import GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE, is_speech
+from app.errors import AgentSessionError
 
 FRAME_MS = 20
 MIN_SPEECH_MS = 200
@@ -28,7 +29,7 @@ MAX_UTTERANCE_MS = 15_000
 
 class EchoSession:
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
+        self._queue: asyncio.Queue[AgentEvent | None] = asyncio.Queue()
         self._utterance: list[bytes] = []
         self._speech_ms = 0.0
         self._silence_ms = 0.0
@@ -67,11 +68,17 @@ class EchoSession:
         """There are no tool calls in echo mode."""
 
     async def events(self) -> AsyncGenerator[AgentEvent, None]:
-        while True:
-            yield await self._queue.get()
+        while (event := await self._queue.get()) is not None:
+            yield event
+        raise AgentSessionError("the echo session was closed", retryable=True)
+
+    async def close(self) -> None:
+        self._queue.put_nowait(None)
 
 
 class EchoConnector:
     @asynccontextmanager
-    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[EchoSession]:
+    async def connect(
+        self, resume_handle: str | None = None, history: Sequence[HistoryTurn] = ()
+    ) -> AsyncIterator[EchoSession]:
         yield EchoSession()

@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 _calls_without_id = itertools.count(1)
 
+IN_PROGRESS = "IN_PROGRESS"  # interactionStatus: the model still works in the background
+NEED_MORE_INPUT = "NEED_MORE_INPUT"  # turnCompleteReason: it waits for the caller to go on
+
 
 @dataclass(frozen=True)
 class AgentAudio:
@@ -32,7 +35,49 @@ class GenerationComplete:
 
 @dataclass(frozen=True)
 class TurnComplete:
-    """The agent's turn is over; the model waits for the caller."""
+    """The agent's turn is over; the model waits for the caller.
+
+    Gemini 3.8 says more about it: ``reason`` is its ``turnCompleteReason`` (``""`` when
+    none came; ``NEED_MORE_INPUT``, ``MALFORMED_FUNCTION_CALL``, a safety reason, …),
+    ``waiting_for_input`` its ``waitingForInput`` (the model expects the caller to go
+    on talking), ``status`` its ``interactionStatus`` (``IN_PROGRESS``: the Extended
+    Thinking model is still working in the background; ``IDLE``; ``""`` when none)."""
+
+    reason: str = ""
+    waiting_for_input: bool = False
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class WaitingForInput:
+    """The model generates nothing because it expects the caller to say more (a
+    ``waitingForInput`` without ``turnComplete``; with one, it is on the TurnComplete)."""
+
+
+@dataclass(frozen=True)
+class InteractionStatus:
+    """Gemini's ``interactionStatus`` without a ``turnComplete`` (with one, it is on the
+    TurnComplete): ``in_progress`` while the model still works in the background."""
+
+    in_progress: bool
+
+
+@dataclass(frozen=True)
+class VoiceActivity:
+    """Gemini's own voice activity detection: the caller started (``start``) or stopped
+    talking, ``offset_s`` into the audio stream it received (``None`` if not given)."""
+
+    start: bool
+    offset_s: float | None = None
+
+
+@dataclass(frozen=True)
+class HistoryTurn:
+    """One turn of the conversation so far, as our own transcript has it: what a fresh
+    session is seeded with when the old one cannot be resumed."""
+
+    speaker: Literal["caller", "agent"]
+    text: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +152,9 @@ AgentEvent = (
     | Interrupted
     | GenerationComplete
     | TurnComplete
+    | WaitingForInput
+    | InteractionStatus
+    | VoiceActivity
     | Transcript
     | GoAway
     | ResumptionHandle

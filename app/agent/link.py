@@ -12,7 +12,11 @@ that, the link
 * on an abrupt loss (a close without ``goAway``, a reset, a setup failure or
   timeout), reconnects with the handle, with exponential backoff and full jitter,
   bounded in attempts and in total time; errors the service marks as the client's
-  fault (4xx, close codes 1007/1008) are never retried;
+  fault (4xx, close codes 1007/1008) are not retried, except a 1007 after setup (it
+  comes intermittently mid-call), retried once with the handle before it is fatal;
+* on request (:meth:`AgentLink.renew`, dead-air recovery) gives a silent session up for
+  a new one: resumed with the handle, or, without one or if resuming fails, a fresh
+  session told the conversation so far;
 * buffers caller audio while no session is usable (bounded; the oldest is dropped
   and counted beyond the bound) and sends it, in order, once a session is back, so
   each caller sample reaches the service exactly once;
@@ -28,13 +32,14 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
 from app.agent.events import (
     AgentEvent,
     GoAway,
+    HistoryTurn,
     Ignored,
     ToolCall,
 )
@@ -42,6 +47,7 @@ from app.agent.link_state import (
     CallerBuffer,
     LinkPolicy,
     LinkStats,
+    Renewal,
     SessionSwitched,
     SessionWatch,
     backoff,
@@ -77,6 +83,8 @@ class AgentLink:
         self.stats = LinkStats()
         self._pending = CallerBuffer(policy.buffer_ms, self.stats)
         self._watch = SessionWatch(policy)
+        self._renewal: Renewal | None = None  # asked for; done at the current session's end
+        self._closing: asyncio.Task[None] | None = None  # the session given up, closing
 
     @property
     def handle(self) -> str | None:
@@ -126,6 +134,22 @@ class AgentLink:
             self._log.warning("tool result for %s not delivered: %s", call.name, error.reason)
             return False
 
+    def renew(self, history: Sequence[HistoryTurn], *, resume: bool) -> None:
+        """Give the current session up for a new one (it went silent): resumed with the
+        latest handle if ``resume`` and there is one, else (or if that fails) a fresh
+        session told ``history``. Caller audio and instructions sent from now on wait
+        for the new session. Returns at once; the event stream says
+        :class:`SessionSwitched` (reason ``"renewal"``) when the new session carries the
+        call. Without a session (one is being opened already) there is nothing to do."""
+        session = self._session
+        if session is None or self._renewal is not None:
+            return
+        self._renewal = Renewal(tuple(history), resume)
+        self._direct = False
+        # Closed on a task of its own: a peer that never answers the close must not hold
+        # up whoever asked (the events loop sees the loss once it is closed).
+        self._closing = asyncio.create_task(session.close(), name="agent: closing a session")
+
     async def _flush(self, session: AgentSession) -> None:
         """Send everything held, in order; then go direct. Raises if the session fails."""
         while self._pending:
@@ -167,23 +191,66 @@ class AgentLink:
                     else:
                         raise AgentSessionError("the session ended", retryable=True)
                 except AgentSessionError as error:
-                    if not error.retryable:
-                        raise
+                    renewal, self._renewal = self._renewal, None
                     lost_at = time.monotonic()
-                    self._log.warning("agent session lost: %s; reconnecting", error.reason)
                     self._session, self._direct = None, False
                     self._watch.lost()
-                    await stack.aclose()
-                    stack, attempts = await self._connect_with_retry("reconnect", lost_at)
-                    self.stats.reconnects += 1
+                    if renewal is not None:
+                        await self._closed()
+                        await stack.aclose()
+                        stack, attempts = await self._renew(renewal, lost_at)
+                        self.stats.renewals += 1
+                        reason = "renewal"
+                    else:
+                        self._may_reconnect(error)
+                        await stack.aclose()
+                        stack, attempts = await self._connect_with_retry("reconnect", lost_at)
+                        self.stats.reconnects += 1
+                        reason = "reconnect"
                     gap = 1000 * (time.monotonic() - lost_at)
                     self.stats.gaps_ms.append(gap)
-                    yield SessionSwitched("reconnect", gap, attempts, self.handle)
+                    yield SessionSwitched(reason, gap, attempts, self.handle)
                 finally:
                     await stream.aclose()
         finally:
             self._session, self._direct = None, False
+            await self._closed()
             await stack.aclose()
+
+    def _may_reconnect(self, error: AgentSessionError) -> None:
+        """A lost session: reconnect, unless the loss says another session cannot help."""
+        if error.retryable:
+            self._log.warning("agent session lost: %s; reconnecting", error.reason)
+        elif self._watch.retry_once(error.code):
+            self._log.warning(
+                "agent session lost: %s; a close with code %s after setup is retried once,"
+                " with the latest handle, before it counts as fatal",
+                error.reason,
+                error.code,
+            )
+        else:
+            raise error
+
+    async def _closed(self) -> None:
+        """The session given up (renew) is closed, however that went."""
+        closing, self._closing = self._closing, None
+        if closing is not None:
+            await asyncio.gather(closing, return_exceptions=True)
+
+    async def _renew(self, renewal: Renewal, since: float) -> tuple[AsyncExitStack, int]:
+        """The session asked for: resumed, else fresh and seeded (see :meth:`renew`)."""
+        if renewal.resume and self.handle is not None:
+            try:
+                return await self._connect_with_retry("resume", since, retry=False)
+            except AgentSessionError as error:
+                self._log.warning(
+                    "resuming the session failed (%s); opening a fresh one told the"
+                    " conversation so far (%d turns)",
+                    error.reason,
+                    len(renewal.history),
+                )
+        self._watch.forget_handle()
+        return await self._connect_with_retry("fresh session", since, history=renewal.history)
 
     def _observe(self, event: AgentEvent) -> None:
         self._watch.observe(event, time.monotonic())
@@ -237,11 +304,13 @@ class AgentLink:
         self._log.info("moved the call to a new session after goAway in %.0f ms", gap)
         return new_stack, SessionSwitched("go_away", gap, 1, self.handle)
 
-    async def _open(self) -> tuple[AsyncExitStack, AgentSession]:
+    async def _open(
+        self, history: Sequence[HistoryTurn] = ()
+    ) -> tuple[AsyncExitStack, AgentSession]:
         stack = AsyncExitStack()
         self.stats.handles_presented.append(self.handle)
         try:
-            session = await stack.enter_async_context(self._connector.connect(self.handle))
+            session = await stack.enter_async_context(self._connector.connect(self.handle, history))
         except BaseException:
             await stack.aclose()
             raise
@@ -252,15 +321,23 @@ class AgentLink:
         self._session = session
         self._watch.became_current()
 
-    async def _connect_with_retry(self, why: str, since: float) -> tuple[AsyncExitStack, int]:
-        """Open a session and flush held audio, retrying with backoff; or raise.
+    async def _connect_with_retry(
+        self,
+        why: str,
+        since: float,
+        *,
+        history: Sequence[HistoryTurn] = (),
+        retry: bool = True,
+    ) -> tuple[AsyncExitStack, int]:
+        """Open a session (told ``history``, if any) and flush held audio, retrying with
+        backoff (unless not ``retry``); or raise.
 
         Returns the session's exit stack and how many attempts it took."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                stack, session = await self._open()
+                stack, session = await self._open(history)
                 self._became_current(session)
                 try:
                     await self._flush(session)
@@ -268,13 +345,13 @@ class AgentLink:
                     self._session, self._direct = None, False
                     await stack.aclose()
                     raise
-                if attempt > 1 or why == "reconnect":
+                if attempt > 1 or why != "connect":
                     self._log.info("%s succeeded on attempt %d", why, attempt)
                 return stack, attempt
             except AgentSessionError as error:
                 self.stats.failed_attempts += 1
                 spent = time.monotonic() - since
-                if not error.retryable:
+                if not (error.retryable and retry):
                     raise
                 delay = backoff(self._policy, attempt, spent, self._rng.random())
                 if delay is None:

@@ -12,6 +12,7 @@ from app.agent.events import (
     AgentEvent,
     GenerationComplete,
     GoAway,
+    HistoryTurn,
     Interrupted,
     ResumptionHandle,
     ToolCall,
@@ -20,6 +21,10 @@ from app.agent.events import (
 )
 
 PCM16K_BYTES_PER_MS = 32
+# Close codes that mean "the request is wrong" yet arrive mid-call, after a setup the
+# service accepted (1007 on about 6 % of calls in one deployment): retried once, with the
+# handle, before they count as fatal.
+RETRIED_ONCE_CLOSE_CODES = frozenset({1007})
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,20 @@ class LinkPolicy:
 class SessionSwitched:
     """The call moved to a new session (after goAway, or after a loss)."""
 
-    reason: str  # "go_away" or "reconnect"
+    reason: str  # "go_away", "reconnect" or "renewal" (asked for: dead-air recovery)
     gap_ms: float  # while caller audio was held back (goAway) or no session existed
     attempts: int  # connection attempts it took (a goAway switch makes one)
     handle: str | None
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """A new session asked for in place of one that went silent: resumed with the latest
+    handle first (``resume``), or, without a handle or if resuming fails, a fresh one
+    told ``history`` (the conversation so far)."""
+
+    history: tuple[HistoryTurn, ...]
+    resume: bool
 
 
 @dataclass
@@ -50,6 +65,7 @@ class LinkStats:
     sessions: int = 0
     switches: int = 0
     reconnects: int = 0
+    renewals: int = 0  # sessions replaced on request (dead-air recovery)
     failed_attempts: int = 0
     gaps_ms: list[float] = field(default_factory=list)
     handles_presented: list[str | None] = field(default_factory=list)
@@ -116,6 +132,7 @@ class SessionWatch:
         self.switch_deadline: float | None = None
         self._tools_pending: set[str] = set()
         self._tool_sessions: dict[str, int] = {}  # call key -> number of the session that asked
+        self._closes_retried: set[int] = set()  # RETRIED_ONCE_CLOSE_CODES met so far
 
     def observe(self, event: AgentEvent, now: float) -> None:
         if isinstance(event, ResumptionHandle) and event.resumable:
@@ -146,6 +163,18 @@ class SessionWatch:
     def lost(self) -> None:
         self.generating = False
         self.switch_deadline = None
+
+    def forget_handle(self) -> None:
+        """The next session starts a new context (the old one could not be resumed)."""
+        self.handle = None
+
+    def retry_once(self, code: int | None) -> bool:
+        """A session ended with a close that counts as fatal: may it be retried (once per
+        call and code, for :data:`RETRIED_ONCE_CLOSE_CODES`)?"""
+        if code not in RETRIED_ONCE_CLOSE_CODES or code in self._closes_retried:
+            return False
+        self._closes_retried.add(code)
+        return True
 
     def answered(self, key: str) -> bool:
         """A tool call's answer is ready: may it go to the current session?"""

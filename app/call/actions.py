@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.agent.events import ToolCall
+from app.agent.events import HistoryTurn, ToolCall
 from app.call.outcome import Outcome
 from app.call.record import CallEnd, CallStart, Turn
 from app.telephony import wire
@@ -35,6 +35,15 @@ class SendText:
     """An instruction for the agent (a greeting, a goodbye, a key press, an operator's)."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenewSession:
+    """Give the silent session up for a new one: resumed with the latest handle if
+    ``resume``, else (or if resuming fails) a fresh one told ``history``."""
+
+    history: tuple[HistoryTurn, ...]
+    resume: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,14 @@ class AgentAudioSent:
 
 
 @dataclass(frozen=True, slots=True)
+class ThinkingAudioSent:
+    """The soft sound played while the agent works, handed to Twilio: heard by the
+    caller like agent audio, but never the agent's speech (no turn, no ledger)."""
+
+    ulaw: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PlaybackCleared:
     """Twilio was told to drop what it holds: the caller hears none of it."""
 
@@ -138,7 +155,26 @@ class Measured:
 
 @dataclass(frozen=True, slots=True)
 class SessionSwitched:
-    reason: str  # "go_away" or "reconnect"
+    reason: str  # "go_away", "reconnect" or "renewal"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadAirStep:
+    """A recovery step taken after ``silent_s`` of dead air (``cause``: why the agent owed
+    the caller audio; ``step``: nudge, resume, seed or apology)."""
+
+    cause: str
+    step: str
+    silent_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadAirRecovered:
+    """Agent audio came back after ``step``; the caller heard ``silent_s`` of dead air."""
+
+    cause: str
+    step: str
+    silent_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,24 +187,39 @@ Report = (
     CallBegan
     | CallerAudio
     | AgentAudioSent
+    | ThinkingAudioSent
     | PlaybackCleared
     | TurnRecorded
     | TurnHeard
     | Measured
     | SessionSwitched
+    | DeadAirStep
+    | DeadAirRecovered
     | CallEnded
 )
 REPORTS = (
     CallBegan,
     CallerAudio,
     AgentAudioSent,
+    ThinkingAudioSent,
     PlaybackCleared,
     TurnRecorded,
     TurnHeard,
     Measured,
     SessionSwitched,
+    DeadAirStep,
+    DeadAirRecovered,
     CallEnded,
 )
 Action = (
-    ToCaller | SendAudio | SendText | Admit | StartTool | CancelTools | Log | Transfer | Hangup
+    ToCaller
+    | SendAudio
+    | SendText
+    | RenewSession
+    | Admit
+    | StartTool
+    | CancelTools
+    | Log
+    | Transfer
+    | Hangup
 ) | Report

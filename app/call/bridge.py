@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.agent.events import ToolCall
 from app.agent.link import AgentLink
 from app.agent.link_state import LinkPolicy
 from app.call.actions import (
@@ -32,13 +33,14 @@ from app.call.actions import (
     Log,
     Measure,
     Measured,
+    RenewSession,
     SendAudio,
     SendText,
     StartTool,
     ToCaller,
     Transfer,
 )
-from app.call.controls import ENDED, Control, EndCallTool, Reply, TransferTool
+from app.call.controls import ENDED, Control, EndCallTool, Reply, ToolAnswered, TransferTool
 from app.call.core import CallCore, CoreOptions, Phase
 from app.call.ledger import PlaybackLedger
 from app.call.outcome import APOLOGY_OUTCOMES, CLOSE_CODES, Outcome, close_reason
@@ -130,7 +132,7 @@ class CallBridge:
         self.tools = ToolCalls(
             {t.name: t for t in options.tools},
             {name: fn for name, fn in builtins.items() if name in declared},
-            self.link.send_tool_response,
+            self._tool_answered,
             options.tool_timeout_s,
             self.log,
         )
@@ -260,6 +262,8 @@ class CallBridge:
             await self.link.send_text(action.text)
         elif isinstance(action, Log):
             self.log.log(action.level, action.message, *action.args)
+        elif isinstance(action, RenewSession):
+            self.link.renew(action.history, resume=action.resume)
         elif isinstance(action, Admit):
             await self._admit(action.start)
         elif isinstance(action, StartTool):
@@ -270,6 +274,16 @@ class CallBridge:
             await self._transfer(action)
         elif isinstance(action, Hangup):
             raise CallOver(action.outcome, action.reason)
+
+    async def _tool_answered(
+        self, call: ToolCall, response: dict[str, Any], scheduling: str | None
+    ) -> bool:
+        """Send a tool's answer, and tell the core (through the call's one door) that the
+        call waits for it no more."""
+        try:
+            return await self.link.send_tool_response(call, response, scheduling)
+        finally:
+            await self.deliver(ToolAnswered(call.key))
 
     async def _admit(self, start: wire.Start) -> None:
         # Updated in place: the link and everything else holding this adapter follow.

@@ -48,7 +48,15 @@ class TransferTool:
     args: Mapping[str, Any]
 
 
-Control = Say | EndCall | TransferTo | EndCallTool | TransferTool
+@dataclass(frozen=True, slots=True)
+class ToolAnswered:
+    """One of the agent's tool calls (told apart by its ``key``) has been answered: the
+    call waits for it no more (dead air counts again, the thinking sound stops)."""
+
+    key: str
+
+
+Control = Say | EndCall | TransferTo | EndCallTool | TransferTool | ToolAnswered
 # The controls an operator (or another process, on an operator's behalf) may send.
 OPERATOR_CONTROLS = (Say, EndCall, TransferTo)
 

@@ -2,9 +2,9 @@
 passed in. The driver (:mod:`app.call.bridge`) pumps sockets through it.
 
 :class:`CallCore` composes the call's small machines: the inbound guard, the playback
-(the agent's turn state and what was heard), the transcript, the limits in time, and
-the polite ending. Fleet mode, dead-air recovery or an operator console each add one
-more machine here, or one more sink for its reports.
+(the agent's turn state and what was heard), the transcript, the limits in time, the
+polite ending, dead-air recovery and the thinking sound. Fleet mode or an operator
+console each add one more machine here, or one more sink for its reports.
 """
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ from enum import Enum
 import numpy as np
 
 from app.agent.events import (
+    IN_PROGRESS,
     AgentAudio,
     AgentEvent,
+    GenerationComplete,
+    InteractionStatus,
     Interrupted,
     ToolCall,
     ToolCallCancelled,
     TurnComplete,
     Usage,
+    VoiceActivity,
+    WaitingForInput,
 )
 from app.agent.events import Transcript as Heard
 from app.agent.link_state import LinkStats
@@ -56,15 +61,19 @@ from app.call.controls import (
     EndCallTool,
     Reply,
     Say,
+    ToolAnswered,
     TransferTool,
 )
+from app.call.dead_air import DeadAirPolicy, DeadAirWatch
 from app.call.ending import Ending
 from app.call.farewell import Farewell
 from app.call.guard import Dropped, GuardPolicy, InboundGuard, Violation
+from app.call.ledger import TurnPlayback
 from app.call.limits import CallLimits, Limit, LimitPolicy
 from app.call.outcome import Outcome
 from app.call.playback import Playback, Speech
 from app.call.record import CallEnd, CallStart, CallStats, CallSummary
+from app.call.thinking import ThinkingAudio, ThinkingPolicy
 from app.call.transcript import Transcript
 from app.telephony import wire
 
@@ -87,6 +96,8 @@ class CoreOptions:
     fast_barge_in: bool = False  # stop playback on local speech onset, before Gemini says so
     record_audio: bool = False  # report the call's audio (for a recording)
     live_transcripts: bool = False  # transcripts down the media stream (the softphone)
+    dead_air: DeadAirPolicy = field(default_factory=DeadAirPolicy)
+    thinking: ThinkingPolicy = field(default_factory=ThinkingPolicy)
 
 
 class Phase(Enum):
@@ -108,6 +119,8 @@ class CallCore:
         self.farewell = Farewell(self.ending, options.goodbye_instruction, options.transfer_targets)
         self.transcript = Transcript()
         self.playback = Playback("", self.stats, track_peaks=False, record=False)
+        self.dead_air = DeadAirWatch(options.dead_air, self.transcript.history)
+        self.thinking = ThinkingAudio(options.thinking, "", record=False)
         self._inbound = InboundConverter()
         self._onset = OnsetDetector() if options.fast_barge_in else None
         self._caller_spoke_at: float | None = None  # last caller speech since the agent spoke
@@ -137,7 +150,10 @@ class CallCore:
         if isinstance(sorted_, wire.Media):
             return self._caller_audio(sorted_.payload, now)
         if isinstance(sorted_, wire.Mark):
-            self.playback.mark(sorted_.name)
+            if self.thinking.owns(sorted_.name):
+                return self.thinking.mark(sorted_.name)
+            if self.playback.mark(sorted_.name) is not None:
+                self.dead_air.heard(now)  # the caller heard agent audio until now
             if not self.transcript.settling:
                 return []
             return self.transcript.settle(self.playback.ledger, call_over=False)
@@ -167,6 +183,9 @@ class CallCore:
             track_peaks=self._onset is not None,
             record=options.record_audio,
         )
+        self.thinking = ThinkingAudio(
+            options.thinking, self.stream_sid, record=options.record_audio
+        )
         params = self.start.custom_parameters
         direction = params.get("direction", "inbound")
         start = CallStart(
@@ -189,6 +208,8 @@ class CallCore:
         self.limits.caller_audio(now, speech=speech)
         if speech:
             self._caller_spoke_at = now
+            self.dead_air.caller_speech(now)
+            actions.extend(self.thinking.caller_speech(now))
         actions.append(SendAudio(pcm))
         return actions
 
@@ -220,22 +241,37 @@ class CallCore:
         if isinstance(event, AgentAudio):
             return self._play(event.pcm, now)
         if isinstance(event, Interrupted):
-            return self._interrupted()
+            return self._interrupted(now)
         if isinstance(event, TurnComplete):
             self.ending.turn_completed()
-            return self._end_turn()
+            return self._turn_complete(event, now)
         if isinstance(event, Heard):
             self.transcript.heard(event.speaker, event.text)
+            if event.speaker == "caller" and event.text.strip():
+                self.dead_air.caller_said(now)
             if not self._options.live_transcripts:
                 return []
             text = wire.transcript_message(self.stream_sid, event.speaker, event.text)
             return [ToCaller(text)]
         if isinstance(event, Switched):
-            return self._switched(event)
+            return self._switched(event, now)
         if isinstance(event, ToolCall):
+            self.dead_air.tool_started(event.key)
+            self.thinking.tool_started(event.key, now)
             return [StartTool(event)]
         if isinstance(event, ToolCallCancelled):
-            return [CancelTools(event.call_ids)]
+            return [CancelTools(event.call_ids), *self._tools_done(event.call_ids, now)]
+        if isinstance(event, VoiceActivity):
+            return self._voice_activity(event, now)
+        if isinstance(event, GenerationComplete):
+            self.dead_air.generation_complete()
+            return []
+        if isinstance(event, WaitingForInput):
+            self.dead_air.waiting_for_input()
+            return []
+        if isinstance(event, InteractionStatus):
+            self.dead_air.interaction(event.in_progress, now)
+            return self.thinking.in_progress(event.in_progress, now)
         if isinstance(event, Usage):
             self.stats.tokens += event.total_tokens
             return [Measured(Measure.TOKENS, event.total_tokens)]
@@ -243,6 +279,8 @@ class CallCore:
 
     def _play(self, pcm24k: bytes, now: float) -> list[Action]:
         began, sent = self.playback.audio(pcm24k)
+        if self.playback.state is Speech.SPEAKING:  # not dropped: it reaches the caller
+            sent = [*self.thinking.agent_audio(now), *self.dead_air.agent_audio(now), *sent]
         if not began:
             return sent
         actions: list[Action] = []
@@ -251,16 +289,53 @@ class CallCore:
             self._caller_spoke_at = None
         return actions + self.transcript.caller_turn() + sent
 
-    def _interrupted(self) -> list[Action]:
+    def _interrupted(self, now: float) -> list[Action]:
+        audible = self.playback.audible
         cut, actions = self.playback.interrupted()
+        self.dead_air.interrupted(now, cut=audible)
+        return [*self.thinking.caller_speech(now), *actions, *self._record_cut(cut)]
+
+    def _record_cut(self, cut: TurnPlayback | None) -> list[Action]:
+        """The agent's turn cut by the caller: logged and recorded as far as it was heard."""
         if cut is None:
-            return actions
+            return []
         message = "agent turn %d interrupted: caller heard %.0f of %.0f ms sent: %r"
         text = self.transcript.agent_text
-        actions.append(info(message, cut.turn, cut.heard_ms, cut.sent_ms, text))
-        return actions + self.transcript.agent_turn(cut, interrupted=True)
+        logged = info(message, cut.turn, cut.heard_ms, cut.sent_ms, text)
+        return [logged, *self.transcript.agent_turn(cut, interrupted=True)]
 
-    def _end_turn(self) -> list[Action]:
+    def _voice_activity(self, event: VoiceActivity, now: float) -> list[Action]:
+        """Gemini heard the caller start (or stop) talking. A start over the agent is a
+        barge-in, acted on at once: whichever of it and ``interrupted`` comes first cuts
+        the reply, and the second finds nothing left to cut."""
+        self.dead_air.voice_activity(event.start, now)
+        if not event.start:
+            return []
+        actions = self.thinking.caller_speech(now)
+        if not self.playback.audible:
+            return actions
+        cut, cleared = self.playback.cut_off()
+        return [*actions, *cleared, *self._record_cut(cut)]
+
+    def _turn_complete(self, event: TurnComplete, now: float) -> list[Action]:
+        self.dead_air.turn_complete(
+            now, reason=event.reason, waiting=event.waiting_for_input, status=event.status
+        )
+        actions = self.thinking.in_progress(event.status == IN_PROGRESS, now)
+        return actions + self._end_turn(event)
+
+    def _tools_done(self, keys: tuple[str, ...], now: float) -> list[Action]:
+        actions: list[Action] = []
+        for key in keys:
+            self.dead_air.tool_finished(key, now)
+            actions += self.thinking.tool_finished(key, now)
+        return actions
+
+    def tool_answered(self, key: str, now: float) -> list[Action]:
+        """A tool call (told apart by its :attr:`ToolCall.key`) was answered."""
+        return self._tools_done((key,), now)
+
+    def _end_turn(self, ended: TurnComplete | None = None) -> list[Action]:
         playback = self.playback
         actions = playback.completed()
         if self._options.live_transcripts:
@@ -270,10 +345,18 @@ class CallCore:
         if text:
             turn = playback.ledger.turn(playback.turn)
             actions.append(info("agent turn %d (%.0f ms): %r", playback.turn, turn.sent_ms, text))
-            actions += self.transcript.agent_turn(turn, interrupted=False)
+            actions += self.transcript.agent_turn(turn, interrupted=False, ended=ended)
+        elif ended is not None and (
+            ended.reason or ended.waiting_for_input or ended.status == IN_PROGRESS
+        ):
+            # A turn the model ended without a word: how it ended is worth keeping.
+            reason = ended.reason or ("waiting for input" if ended.waiting_for_input else "")
+            reason = reason or "still working in the background"
+            actions.append(info("the model ended a turn without speaking (%s)", reason))
+            actions += self.transcript.agent_turn(TurnPlayback(0), interrupted=False, ended=ended)
         return actions
 
-    def _switched(self, event: Switched) -> list[Action]:
+    def _switched(self, event: Switched, now: float) -> list[Action]:
         actions: list[Action] = [SessionSwitched(event.reason)]
         if self.playback.state is not Speech.SILENT:
             # The reply was cut by the loss; what was sent still plays. End the turn so
@@ -283,11 +366,22 @@ class CallCore:
         message = "on a new session (%s) after %.0f ms and %d attempt(s); resumed with %s"
         handle = "the latest handle" if event.handle else "no handle (fresh context)"
         actions.append(info(message, event.reason, event.gap_ms, event.attempts, handle))
-        return actions
+        return actions + self.dead_air.switched(now, resumed=event.handle is not None)
 
     # time
 
     def tick(self, now: float) -> list[Action]:
+        actions = self._limits(now)
+        if self.phase is not Phase.IN_CALL or any(isinstance(a, Hangup) for a in actions):
+            return actions
+        playback = self.playback
+        actions += self.thinking.tick(now, audible=playback.audible)
+        # What the caller hears, not whether a reply is under way: one that stops
+        # mid-sentence is still "speaking", with nothing left to play.
+        ending = self.ending.ending
+        return actions + self.dead_air.tick(now, audible=playback.playing, ending=ending)
+
+    def _limits(self, now: float) -> list[Action]:
         if self.phase is Phase.AWAITING_START:
             if now - self._began >= self._options.start_timeout_s:
                 return [Hangup(Outcome.NO_START, "no start message in time")]
@@ -324,6 +418,8 @@ class CallCore:
         if isinstance(control, TransferTool):
             answer, actions = self.farewell.transfer_tool(dict(control.args), now)
             return Reply(True, answer=answer), actions
+        if isinstance(control, ToolAnswered):
+            return ACCEPTED, self.tool_answered(control.key, now)
         if self.phase is not Phase.IN_CALL:
             return NOT_STARTED, []
         if isinstance(control, Say):
@@ -350,6 +446,7 @@ class CallCore:
             tokens=self.stats.tokens,
             interruptions=self.stats.interruptions,
             tool_calls=tool_calls,
+            dead_air=self.dead_air.recoveries,
         )
         actions.append(CallEnded(end, admitted=self.phase is Phase.IN_CALL))
         summary = CallSummary(

@@ -8,6 +8,7 @@ from enum import IntEnum, StrEnum
 class Outcome(StrEnum):
     COMPLETED = "completed"  # the caller hung up or Twilio stopped the stream
     AGENT_FAILED = "agent_failed"  # the live session failed; the caller hears an apology
+    AGENT_SILENT = "agent_silent"  # dead air no recovery ended; the caller hears an apology
     NO_START = "no_start"  # the socket never sent a valid `start`
     REFUSED = "refused"  # bad stream token, or no capacity: no session was opened
     PROTOCOL_VIOLATION = "protocol_violation"  # a flood, malformed messages, or no audio
@@ -15,7 +16,7 @@ class Outcome(StrEnum):
 
 
 # Outcomes after which the <Connect action> plays the apology instead of hanging up.
-APOLOGY_OUTCOMES = frozenset({Outcome.AGENT_FAILED, Outcome.INTERNAL_ERROR})
+APOLOGY_OUTCOMES = frozenset({Outcome.AGENT_FAILED, Outcome.AGENT_SILENT, Outcome.INTERNAL_ERROR})
 
 
 class CloseCode(IntEnum):
@@ -30,6 +31,7 @@ class CloseCode(IntEnum):
 CLOSE_CODES = {
     Outcome.COMPLETED: CloseCode.NORMAL,
     Outcome.AGENT_FAILED: CloseCode.NORMAL,
+    Outcome.AGENT_SILENT: CloseCode.NORMAL,
     Outcome.NO_START: CloseCode.POLICY_VIOLATION,
     Outcome.REFUSED: CloseCode.POLICY_VIOLATION,
     Outcome.PROTOCOL_VIOLATION: CloseCode.POLICY_VIOLATION,

@@ -43,13 +43,18 @@ class Playback:
         self.turn = 0  # the latest agent turn's number (from 1)
         self.ledger = PlaybackLedger()
         self.peak_dbfs = QUIET_DBFS  # loudest audio of this turn
+        self._cut_off = False  # cleared for Gemini's voiceActivity; `interrupted` may follow
 
     @property
     def audible(self) -> bool:
         """The agent is replying, or audio it sent is still playing to the caller. A
         cleared turn is silent at once, however much of it was never heard."""
-        if self.state is Speech.SPEAKING:
-            return True
+        return self.state is Speech.SPEAKING or self.playing
+
+    @property
+    def playing(self) -> bool:
+        """Audio the agent sent is still playing to the caller (Twilio's marks say so),
+        whether or not the reply is over."""
         playback = self.ledger.turns.get(self.turn)
         return (
             playback is not None
@@ -61,6 +66,7 @@ class Playback:
         """Agent audio: whether it began a new turn, and what to send."""
         if self.state is Speech.MUTED:
             return False, []
+        self._cut_off = False
         began = self.state is Speech.SILENT
         if began:
             self.state = Speech.SPEAKING
@@ -76,8 +82,22 @@ class Playback:
             self.state = Speech.SILENT
             self._stats.interruptions += 1
             return None, []
+        if self._cut_off:  # Gemini's voiceActivity start came first and cut it already
+            self._cut_off = False
+            return None, []
         actions: list[Action] = [ToCaller(wire.clear_message(self._stream_sid), True)]
         return self._cut(actions, Speech.SILENT), actions
+
+    def cut_off(self) -> tuple[TurnPlayback | None, list[Action]]:
+        """Gemini heard the caller start talking over the agent (``voiceActivity``):
+        stop playback now. A reply still being sent is dropped until ``interrupted``
+        says so too (or the turn completes); one sent in full is cleared, and the reply
+        to what the caller says is played. Either way the ``interrupted`` that follows
+        cuts nothing again."""
+        actions: list[Action] = [ToCaller(wire.clear_message(self._stream_sid), True)]
+        speaking = self.state is Speech.SPEAKING
+        self._cut_off = not speaking
+        return self._cut(actions, Speech.MUTED if speaking else Speech.SILENT), actions
 
     def barge_in(self) -> tuple[TurnPlayback | None, list[Action]]:
         """The caller started talking over the agent (fast barge-in): stop playback now,
@@ -90,10 +110,12 @@ class Playback:
         """The turn is over (the model completed it, or its session is gone): send what
         the converter still holds."""
         was, self.state, self.peak_dbfs = self.state, Speech.SILENT, QUIET_DBFS
+        self._cut_off = False
         return self._send(self._converter.flush()) if was is Speech.SPEAKING else []
 
-    def mark(self, name: str) -> None:
-        self.ledger.mark_received(name)
+    def mark(self, name: str) -> TurnPlayback | None:
+        """A mark came back: the turn it advanced, or None (stale or unknown)."""
+        return self.ledger.mark_received(name)
 
     def _cut(self, actions: list[Action], state: Speech) -> TurnPlayback | None:
         if self._record:

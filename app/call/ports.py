@@ -7,11 +7,11 @@ fakes of these, and the end-to-end tests with the real things.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from app.agent.events import AgentEvent
+from app.agent.events import AgentEvent, HistoryTurn
 
 
 class MediaSocket(Protocol):
@@ -37,11 +37,19 @@ class AgentSession(Protocol):
 
     def events(self) -> AsyncGenerator[AgentEvent, None]: ...
 
+    async def close(self) -> None:
+        """Close now (the link gives the session up); ``events()`` then ends by raising
+        :class:`~app.errors.AgentSessionError`."""
+        ...
+
 
 class AgentConnector(Protocol):
     def connect(
-        self, resume_handle: str | None = None
-    ) -> AbstractAsyncContextManager[AgentSession]: ...
+        self, resume_handle: str | None = None, history: Sequence[HistoryTurn] = ()
+    ) -> AbstractAsyncContextManager[AgentSession]:
+        """A session: resumed with ``resume_handle``, or fresh and told ``history`` (the
+        conversation so far) before anything else."""
+        ...
 
 
 class CallControl(Protocol):

@@ -12,6 +12,18 @@ from app.call.outcome import Outcome
 Speaker = Literal["caller", "agent"]
 
 
+def heard_text(text: str, heard_ms: float, sent_ms: float) -> str:
+    """The part of ``text`` the caller heard, if only ``heard_ms`` of ``sent_ms`` played
+    (cut in proportion, at a word boundary)."""
+    if sent_ms <= 0 or heard_ms >= sent_ms:
+        return text
+    keep = int(len(text) * max(0.0, heard_ms) / sent_ms)
+    cut = text[:keep]
+    if keep < len(text) and " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,.;:") + ("…" if cut else "")
+
+
 @dataclass(frozen=True, slots=True)
 class CallStart:
     call_sid: str
@@ -33,6 +45,17 @@ class Turn:
     interrupted: bool = False
     sent_ms: float = 0.0
     heard_ms: float = 0.0
+    # How Gemini 3.8 ended the turn: turnCompleteReason, waitingForInput, interactionStatus.
+    end_reason: str = ""
+    waiting_for_input: bool = False
+    status: str = ""
+
+    @property
+    def heard_text(self) -> str:
+        """What the caller heard of it: an interrupted turn's text is cut in proportion."""
+        if not self.interrupted:
+            return self.text
+        return heard_text(self.text, self.heard_ms, self.sent_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +69,7 @@ class CallEnd:
     tokens: int
     interruptions: int
     tool_calls: int
+    dead_air: int = 0  # dead-air episodes that needed recovery
 
 
 @dataclass(slots=True)

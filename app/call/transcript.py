@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from app.agent.events import HistoryTurn, TurnComplete
 from app.call.actions import Action, TurnHeard, TurnRecorded, info
 from app.call.ledger import PlaybackLedger, TurnPlayback
 from app.call.record import Speaker, Turn
@@ -43,8 +44,12 @@ class Transcript:
             return []
         return [info("caller said: %r", text), self._keep(Turn(0, "caller", text))]
 
-    def agent_turn(self, playback: TurnPlayback, *, interrupted: bool) -> list[Action]:
-        """The agent's turn is over (completed, or cut by the caller)."""
+    def agent_turn(
+        self, playback: TurnPlayback, *, interrupted: bool, ended: TurnComplete | None = None
+    ) -> list[Action]:
+        """The agent's turn is over (completed, or cut by the caller); ``ended`` is how
+        the model completed it."""
+        ended = ended or TurnComplete()
         turn = Turn(
             0,
             "agent",
@@ -53,11 +58,26 @@ class Transcript:
             interrupted=interrupted,
             sent_ms=playback.sent_ms,
             heard_ms=playback.heard_ms,
+            end_reason=ended.reason,
+            waiting_for_input=ended.waiting_for_input,
+            status=ended.status,
         )
         self._agent.clear()
         if not interrupted and playback.heard_ms < playback.sent_ms:
             self._playing.append(turn)  # a cleared turn's heard_ms is final
         return [self._keep(turn)]
+
+    def history(self) -> tuple[HistoryTurn, ...]:
+        """The conversation so far, as the caller heard it (an interrupted agent turn cut
+        to what played), with words not yet made a turn at the end: what a fresh session
+        is told when the old one cannot be resumed."""
+        turns = [HistoryTurn(t.speaker, t.heard_text) for t in self.turns if t.heard_text]
+        caller, agent = "".join(self._caller).strip(), self.agent_text
+        if agent:
+            turns.append(HistoryTurn("agent", agent))
+        if caller:
+            turns.append(HistoryTurn("caller", caller))
+        return tuple(turns)
 
     def settle(self, ledger: PlaybackLedger, *, call_over: bool) -> list[Action]:
         """Turns recorded while still playing, once played (or at the end, as far as they

@@ -95,6 +95,8 @@ class StandInConnection:
     audio_bytes: int = 0
     tool_responses: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> response
     tool_answers: list[dict[str, Any]] = field(default_factory=list)  # all, with id or not
+    history: list[dict[str, Any]] = field(default_factory=list)  # client_content turns
+    history_complete: bool = False  # a client_content with turnComplete came
     bad_mime: list[str] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -200,8 +202,30 @@ class StandInConnection:
     async def generation_complete(self) -> None:
         await self.send({"serverContent": {"generationComplete": True}})
 
-    async def turn_complete(self) -> None:
-        await self.send({"serverContent": {"turnComplete": True}})
+    async def turn_complete(
+        self, *, reason: str | None = None, waiting: bool | None = None, status: str | None = None
+    ) -> None:
+        """``turnComplete``; Gemini 3.8 adds ``turnCompleteReason``, ``waitingForInput`` and
+        ``interactionStatus`` beside it (the SDK team's fixture has the first two)."""
+        content: dict[str, Any] = {"turnComplete": True}
+        if reason is not None:
+            content["turnCompleteReason"] = reason
+        if waiting is not None:
+            content["waitingForInput"] = waiting
+        if status is not None:
+            content["interactionStatus"] = status
+        await self.send({"serverContent": content})
+
+    async def interaction_status(self, status: str) -> None:
+        await self.send({"serverContent": {"interactionStatus": status}})
+
+    async def voice_activity(self, start: bool, offset: str | None = None) -> None:
+        """Gemini's own VAD: the wire key is ``type`` (the SDK maps it), the offset a
+        duration string like ``"0.360s"``."""
+        activity: dict[str, Any] = {"type": "ACTIVITY_START" if start else "ACTIVITY_END"}
+        if offset is not None:
+            activity["audioOffset"] = offset
+        await self.send({"voiceActivity": activity})
 
     async def go_away(self, time_left: str = "10s") -> None:
         await self.send({"goAway": {"timeLeft": time_left}})
@@ -276,6 +300,10 @@ class StandInConnection:
             text = realtime.get("text")
             if isinstance(text, str):
                 self.texts.append(text)
+        content = _pick(message, "clientContent")
+        if isinstance(content, dict):
+            self.history.extend(content.get("turns") or [])
+            self.history_complete = self.history_complete or bool(_pick(content, "turnComplete"))
         answer = _pick(message, "toolResponse")
         if isinstance(answer, dict):
             for response in _pick(answer, "functionResponses") or []:

@@ -30,6 +30,21 @@ TURN: Schema = {
         "sent_ms": {"type": "number"},
         "heard_ms": {"type": "number"},
         "at": {"type": "number"},
+        "end_reason": {"type": "string", "description": "Gemini's turnCompleteReason, if any."},
+        "waiting_for_input": {"type": "integer", "enum": [0, 1]},
+        "status": {"type": "string", "description": "Gemini's interactionStatus, if any."},
+    },
+}
+RECOVERY: Schema = {
+    "type": "object",
+    "properties": {
+        "at": {"type": "number"},
+        "cause": {
+            "enum": ["empty_turn", "no_reply", "stopped", "mute_after_interrupt"],
+            "description": "Why the agent owed the caller audio.",
+        },
+        "step": {"enum": ["nudge", "resume", "seed", "apology", "recovered"]},
+        "silent_s": {"type": "number", "description": "Dead air the caller had heard."},
     },
 }
 CALL: Schema = {
@@ -51,7 +66,9 @@ CALL: Schema = {
         "tokens": {"type": ["integer", "null"]},
         "tool_calls": {"type": ["integer", "null"]},
         "interruptions": {"type": ["integer", "null"]},
+        "dead_air": {"type": ["integer", "null"], "description": "Dead-air episodes recovered."},
         "turns": {"type": "array", "items": TURN},
+        "recoveries": {"type": "array", "items": RECOVERY},
     },
 }
 HEALTH: Schema = {

@@ -23,12 +23,15 @@ from typing import Any
 from app.addressing import KnownHosts
 from app.agent.echo import EchoConnector
 from app.agent.link_state import LinkPolicy
+from app.audio import thinking_sound
 from app.call.bridge import BridgeOptions
 from app.call.core import CoreOptions
+from app.call.dead_air import DeadAirPolicy
 from app.call.guard import GuardPolicy
 from app.call.limits import LimitPolicy
 from app.call.ports import AgentConnector
 from app.call.sinks import CallSinks
+from app.call.thinking import ThinkingPolicy
 from app.errors import ConfigError, RecordingsUnusable, RegistryUnavailable
 from app.registry.base import CallRegistry, SharedThrottle
 from app.registry.build import STREAM_TOKENS, build_registry, derived_key
@@ -248,6 +251,15 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         redact_dtmf=settings.redact_dtmf,
         fast_barge_in=settings.fast_barge_in,
         record_audio=bool(settings.recordings_dir),
+        dead_air=DeadAirPolicy(
+            seconds=settings.dead_air_seconds,
+            instruction=settings.dead_air_instruction,
+            # A new session gets as long to open as the first did, and a bound to speak.
+            switch_wait_s=settings.gemini_connect_timeout_s + settings.dead_air_seconds,
+        ),
+        thinking=ThinkingPolicy(
+            after_s=settings.thinking_audio_after_ms / 1000, sound=thinking_audio(settings)
+        ),
     )
     link = LinkPolicy(
         max_attempts=settings.reconnect_max_attempts,
@@ -255,6 +267,26 @@ def bridge_options(settings: Settings) -> BridgeOptions:
         buffer_ms=1000 * settings.caller_buffer_seconds,
     )
     return BridgeOptions(core=core, link=link, tool_timeout_s=settings.tool_timeout_seconds)
+
+
+def thinking_audio(settings: Settings) -> bytes:
+    """The thinking sound as 8 kHz µ-law, converted once: THINKING_AUDIO_FILE, or the
+    built-in one; nothing when THINKING_AUDIO_AFTER_MS=0."""
+    if not settings.thinking_audio_after_ms:
+        return b""
+    path = settings.thinking_audio_file
+    if path is None:
+        return thinking_sound.built_in()
+    where = f"THINKING_AUDIO_FILE={path}"
+    try:
+        return thinking_sound.from_wav(path.read_bytes())
+    except OSError as error:
+        raise ConfigError(
+            f"{where} cannot be read ({error.strerror or error}): fix the path, or unset it"
+            " for the built-in sound."
+        ) from None
+    except thinking_sound.SoundFileError as error:
+        raise ConfigError(f"{where} {error}; or unset it for the built-in sound.") from None
 
 
 def stream_tokens(settings: Settings) -> StreamTokens:

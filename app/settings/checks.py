@@ -256,6 +256,41 @@ def telephony_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def sampling_problems(settings: Settings) -> list[str]:
+    """CANDIDATE_COUNT: the Live API's reference lists candidateCount in the session's
+    generationConfig, but a live session streams one reply: its server messages carry
+    a single model turn and no candidate index, so a second candidate could never
+    reach the caller."""
+    count = settings.candidate_count
+    if count is not None and count != 1:
+        return [
+            f"CANDIDATE_COUNT={count} cannot work in a live session: it streams one reply"
+            " (its messages carry no candidate index); unset it, or set 1."
+        ]
+    return []
+
+
+MIN_DEAD_AIR_SECONDS = 1.0
+
+
+def dead_air_problems(settings: Settings) -> list[str]:
+    """A bound shorter than a normal reply's delay would nudge healthy sessions."""
+    problems = []
+    seconds = settings.dead_air_seconds
+    if 0 < seconds < MIN_DEAD_AIR_SECONDS:
+        problems.append(
+            f"DEAD_AIR_SECONDS={seconds:g} is shorter than Gemini's ordinary reply delay and"
+            f" would nudge healthy calls: use {MIN_DEAD_AIR_SECONDS:g} or more (3 is the"
+            " default), or 0 to turn dead-air recovery off."
+        )
+    if seconds and not settings.dead_air_instruction.strip():
+        problems.append(
+            "DEAD_AIR_INSTRUCTION is empty: write the short instruction that asks the agent"
+            " to answer (the default works), or set DEAD_AIR_SECONDS=0 to turn recovery off."
+        )
+    return problems
+
+
 MAX_ROTATION_DAYS = 30
 UNTIL_EXAMPLE = "like 2026-12-31T12:00:00Z"
 
@@ -303,7 +338,10 @@ def settings_problems(settings: Settings) -> list[str]:
         thinking_budget=settings.thinking_budget,
         affective_dialog=settings.affective_dialog,
         proactive_audio=settings.proactive_audio,
+        thinking_level=settings.thinking_level,
     )
+    problems.extend(sampling_problems(settings))
+    problems.extend(dead_air_problems(settings))
     problems.extend(backend_problems(settings))
     if settings.twilio_auth_token is None and not settings.allow_unsigned_requests:
         problems.append(

@@ -54,8 +54,13 @@ DEFAULT_OUTBOUND_GREETING = (
 )
 DEFAULT_BUSY = "Sorry, all our lines are busy right now. Please call again in a few minutes."
 DEFAULT_APOLOGY = "Sorry, something went wrong on our side. Please try calling again later."
+DEFAULT_DEAD_AIR_INSTRUCTION = (
+    "The caller is hearing silence and waiting for you. Answer what they last said now,"
+    " or finish your last reply if it was cut off; keep it short."
+)
 
 Sensitivity = Literal["HIGH", "LOW"]
+ThinkingLevel = Literal["low", "medium", "high"]
 ENV_FILE = Path(".env")  # in the current directory, unless --env-file names another
 
 
@@ -96,6 +101,11 @@ class Settings(BaseSettings):
     affective_dialog: bool | None = None
     proactive_audio: bool | None = None
     thinking_budget: int | None = Field(default=None, ge=-1)
+    thinking_level: ThinkingLevel | None = None  # gemini-3.8-live-extended-thinking
+    # Sent in the session's generationConfig (the Live API's reference lists them there).
+    presence_penalty: float | None = Field(default=None, ge=-2.0, lt=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, lt=2.0)
+    candidate_count: int | None = Field(default=None, ge=1)  # a live session streams one
     gemini_connect_timeout_s: float = Field(default=10.0, gt=0)
     reconnect_max_attempts: int = Field(default=6, ge=0)
     reconnect_max_seconds: float = Field(default=30.0, ge=0)
@@ -117,6 +127,12 @@ class Settings(BaseSettings):
     operator_token_previous: SecretStr | None = None
     enable_softphone: bool = False
     max_softphone_calls: int = Field(default=3, ge=1)
+
+    # Dead air: recovering a silent session, and a sound while the agent works
+    dead_air_seconds: float = Field(default=3.0, ge=0)  # 0: off
+    dead_air_instruction: str = DEFAULT_DEAD_AIR_INSTRUCTION
+    thinking_audio_after_ms: float = Field(default=800.0, ge=0)  # 0: off
+    thinking_audio_file: Path | None = None  # WAV, any rate; empty: the built-in texture
 
     # Call limits
     max_call_seconds: float = Field(default=3600.0, ge=0)

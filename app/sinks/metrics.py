@@ -6,10 +6,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app.call.actions import CallBegan, CallEnded, Measure, Measured, Report, SessionSwitched
+from app.call.actions import (
+    CallBegan,
+    CallEnded,
+    DeadAirRecovered,
+    DeadAirStep,
+    Measure,
+    Measured,
+    Report,
+    SessionSwitched,
+)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 CLEAR_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25)
+DEAD_AIR_BUCKETS = (1.0, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -47,7 +57,7 @@ class PrometheusMetrics:
         )
         self.switches = Counter(
             "phonebot_gemini_session_switches",
-            "Moves to a new Gemini session, by reason (go_away, reconnect).",
+            "Moves to a new Gemini session, by reason (go_away, reconnect, renewal).",
             ["reason"],
             registry=r,
         )
@@ -56,6 +66,20 @@ class PrometheusMetrics:
         )
         self.token_count = Counter(
             "phonebot_gemini_tokens", "Tokens Gemini reported as used.", registry=r
+        )
+        self.dead_air_steps = Counter(
+            "phonebot_dead_air_steps",
+            "Dead-air recovery steps taken (nudge, resume, seed, apology), by why the agent"
+            " owed the caller audio.",
+            ["cause", "step"],
+            registry=r,
+        )
+        self.dead_air_recovered = Histogram(
+            "phonebot_dead_air_recovered_seconds",
+            "Dead air the caller heard before agent audio came back, by the last step taken.",
+            ["step"],
+            buckets=DEAD_AIR_BUCKETS,
+            registry=r,
         )
         self.sink_failures = Counter(
             "phonebot_sink_failures",
@@ -112,6 +136,12 @@ class PrometheusMetrics:
         if count > 0:
             self.token_count.inc(count)
 
+    def dead_air_step(self, cause: str, step: str) -> None:
+        self.dead_air_steps.labels(cause=cause, step=step).inc()
+
+    def dead_air_over(self, step: str, seconds: float) -> None:
+        self.dead_air_recovered.labels(step=step).observe(seconds)
+
     def sink_failed(self, sink: str) -> None:
         self.sink_failures.labels(sink=sink).inc()
 
@@ -144,6 +174,10 @@ class MetricsSink:
                 metrics.tokens(int(report.value))
         elif isinstance(report, SessionSwitched):
             metrics.session_switched(report.reason)
+        elif isinstance(report, DeadAirStep):
+            metrics.dead_air_step(report.cause, report.step)
+        elif isinstance(report, DeadAirRecovered):
+            metrics.dead_air_over(report.step, report.silent_s)
         elif isinstance(report, CallEnded) and report.admitted:
             metrics.call_ended(report.end.outcome.value)
 

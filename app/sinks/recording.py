@@ -18,7 +18,14 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from app.audio.convert import TWILIO_RATE, ulaw_to_pcm16
-from app.call.actions import AgentAudioSent, CallBegan, CallerAudio, PlaybackCleared, Report
+from app.call.actions import (
+    AgentAudioSent,
+    CallBegan,
+    CallerAudio,
+    PlaybackCleared,
+    Report,
+    ThinkingAudioSent,
+)
 from app.errors import RecordingsUnusable
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
 from app.telephony.sids import is_call_sid
@@ -193,8 +200,8 @@ class RecordingSink:
             self._pending += timeline.caller(report.ulaw)
             if len(self._pending) >= 4 * FLUSH_SAMPLES:  # 2 channels of 2 bytes
                 self._flush()
-        elif isinstance(report, AgentAudioSent):
-            timeline.agent(report.ulaw)
+        elif isinstance(report, (AgentAudioSent, ThinkingAudioSent)):
+            timeline.agent(report.ulaw)  # the thinking sound too: it is what the caller heard
         elif isinstance(report, PlaybackCleared):
             timeline.clear()
 

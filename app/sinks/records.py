@@ -1,9 +1,10 @@
 """Call records in SQLite, written as each call goes (a crash loses nothing).
 
 One row per call leg (numbers, start and end, outcome, reconnects, tokens, tool
-calls) and one row per turn of its transcript. A CallSid that comes back (a call
-redirected to the bot again, or a replayed webhook) gets a second leg beside the
-first: nothing is ever replaced. Agent turns keep what the caller actually heard: an
+calls, dead-air episodes), one row per turn of its transcript (with how Gemini 3.8
+ended it), and one row per dead-air recovery step (and per recovery). A CallSid that
+comes back (a call redirected to the bot again, or a replayed webhook) gets a second
+leg beside the first: nothing is ever replaced. Agent turns keep what the caller actually heard: an
 interrupted reply's text is cut in proportion to the audio played (known from
 Twilio's marks), at a word boundary.
 """
@@ -19,13 +20,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.call.actions import CallBegan, CallEnded, Report, TurnHeard, TurnRecorded
+from app.call.actions import (
+    CallBegan,
+    CallEnded,
+    DeadAirRecovered,
+    DeadAirStep,
+    Report,
+    TurnHeard,
+    TurnRecorded,
+)
 from app.call.outcome import Outcome
-from app.call.record import CallEnd, CallStart, Turn
+from app.call.record import CallEnd, CallStart, Turn, heard_text
 from app.sinks.writer import SETTLE_TIMEOUT_S, DiskWriter, OnError
 from app.text import printable_values
 
 log = logging.getLogger(__name__)
+
+# heard_text lives with the records it cuts (app/call/record.py); named here as before.
+__all__ = ["CallRecords", "RecordStore", "RecordsSink", "format_call", "heard_text"]
 
 CALL_COLUMNS = (
     "call_sid TEXT NOT NULL, stream_sid TEXT, caller TEXT, called TEXT, direction TEXT,"
@@ -82,29 +94,41 @@ class Migration:
 
 
 LEGS_BY_START = "CREATE INDEX IF NOT EXISTS legs_started ON legs (started_at);"
+
+
+def dead_air(row_id: str, real: str) -> str:
+    """How each turn ended (Gemini 3.8's turnCompleteReason, waitingForInput,
+    interactionStatus), each leg's dead-air episodes, and each recovery step."""
+    return f"""
+ALTER TABLE legs ADD COLUMN dead_air INTEGER DEFAULT 0;
+ALTER TABLE leg_turns ADD COLUMN end_reason TEXT DEFAULT '';
+ALTER TABLE leg_turns ADD COLUMN waiting_for_input INTEGER DEFAULT 0;
+ALTER TABLE leg_turns ADD COLUMN status TEXT DEFAULT '';
+CREATE TABLE IF NOT EXISTS leg_recoveries (
+    id {row_id}, leg_id INTEGER REFERENCES legs (id), call_sid TEXT, at {real}, cause TEXT,
+    step TEXT, silent_s {real}
+);
+"""
+
+
 MIGRATIONS = (
     Migration(
         1, "call legs and their turns", SCHEMA, schema("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION")
     ),
     Migration(2, "the newest calls first, without a scan", LEGS_BY_START, LEGS_BY_START),
+    Migration(
+        3,
+        "dead air: how turns ended, and the recovery steps",
+        dead_air("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"),
+        dead_air("BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION"),
+    ),
 )
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
 
-def heard_text(text: str, heard_ms: float, sent_ms: float) -> str:
-    """The part of ``text`` the caller heard, if only ``heard_ms`` of ``sent_ms`` played."""
-    if sent_ms <= 0 or heard_ms >= sent_ms:
-        return text
-    keep = int(len(text) * max(0.0, heard_ms) / sent_ms)
-    cut = text[:keep]
-    if keep < len(text) and " " in cut:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,.;:") + ("…" if cut else "")
-
-
 SHOWN = (
     "call_sid, leg, stream_sid, caller, called, direction, started_at, ended_at, duration_s,"
-    " outcome, reason, reconnects, switches, tokens, tool_calls, interruptions"
+    " outcome, reason, reconnects, switches, tokens, tool_calls, interruptions, dead_air"
 )
 
 
@@ -154,11 +178,10 @@ class RecordStore:
         return leg
 
     def turn(self, call_sid: str, turn: Turn, now: float | None = None) -> None:
-        shown = (
-            heard_text(turn.text, turn.heard_ms, turn.sent_ms) if turn.interrupted else turn.text
-        )
         self._run(
-            "INSERT INTO leg_turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO leg_turns (leg_id, call_sid, seq, at, speaker, text, heard_text,"
+            " interrupted, sent_ms, heard_ms, end_reason, waiting_for_input, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._leg(call_sid),
                 call_sid,
@@ -166,10 +189,31 @@ class RecordStore:
                 time.time() if now is None else now,
                 turn.speaker,
                 turn.text,
-                shown,
+                turn.heard_text,
                 int(turn.interrupted),
                 turn.sent_ms,
                 turn.heard_ms,
+                turn.end_reason,
+                int(turn.waiting_for_input),
+                turn.status,
+            ),
+        )
+
+    def recovery(
+        self, call_sid: str, cause: str, step: str, silent_s: float, now: float | None = None
+    ) -> None:
+        """A dead-air recovery step (``step`` nudge, resume, seed, apology) or, with step
+        ``recovered``, the end of one; ``silent_s``: the dead air the caller had heard."""
+        self._run(
+            "INSERT INTO leg_recoveries (leg_id, call_sid, at, cause, step, silent_s)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                self._leg(call_sid),
+                call_sid,
+                time.time() if now is None else now,
+                cause,
+                step,
+                silent_s,
             ),
         )
 
@@ -188,7 +232,7 @@ class RecordStore:
     def call_ended(self, end: CallEnd, now: float | None = None) -> None:
         self._run(
             "UPDATE legs SET ended_at=?, duration_s=?, outcome=?, reason=?, reconnects=?,"
-            " switches=?, tokens=?, tool_calls=?, interruptions=? WHERE id=?",
+            " switches=?, tokens=?, tool_calls=?, interruptions=?, dead_air=? WHERE id=?",
             (
                 time.time() if now is None else now,
                 end.duration_s,
@@ -199,6 +243,7 @@ class RecordStore:
                 end.tokens,
                 end.tool_calls,
                 end.interruptions,
+                end.dead_air,
                 self._legs.pop(end.call_sid, None) or self._leg(end.call_sid),
             ),
         )
@@ -232,13 +277,21 @@ class RecordStore:
         if row is None:
             return None
         turns = self._run(
-            "SELECT speaker, text, heard_text, interrupted, sent_ms, heard_ms, at FROM leg_turns"
-            " WHERE leg_id=? ORDER BY seq",
+            "SELECT speaker, text, heard_text, interrupted, sent_ms, heard_ms, at, end_reason,"
+            " waiting_for_input, status FROM leg_turns WHERE leg_id=? ORDER BY seq",
+            (row["id"],),
+        ).fetchall()
+        recoveries = self._run(
+            "SELECT at, cause, step, silent_s FROM leg_recoveries WHERE leg_id=? ORDER BY id",
             (row["id"],),
         ).fetchall()
         record = dict(row)
         del record["id"]
-        return {**record, "turns": [dict(t) for t in turns]}
+        return {
+            **record,
+            "turns": [dict(t) for t in turns],
+            "recoveries": [dict(r) for r in recoveries],
+        }
 
     def legs(self, call_sid: str) -> int:
         """How many legs the CallSid has (replays, or a call redirected back to the bot)."""
@@ -329,6 +382,11 @@ class RecordsSink:
         elif isinstance(report, TurnHeard):
             call_sid = self._call_sid
             self._submit(lambda: records.turn_heard(call_sid, report.turn))
+        elif isinstance(report, (DeadAirStep, DeadAirRecovered)):
+            call_sid = self._call_sid
+            step = report.step if isinstance(report, DeadAirStep) else "recovered"
+            cause, silent = report.cause, report.silent_s
+            self._submit(lambda: records.recovery(call_sid, cause, step, silent))
         elif isinstance(report, CallEnded) and report.admitted:
             self._submit(lambda: records.call_ended(report.end))
 
@@ -356,11 +414,18 @@ def format_call(record: dict[str, Any], *, with_turns: bool) -> str:
         f"  reconnects {record.get('reconnects', 0)}  tokens {record.get('tokens', 0)}"
         f"  tools {record.get('tool_calls', 0)}"
         + (f"  leg {record['leg']}" if (record.get("leg") or 1) > 1 else "")
+        + (f"  dead air {record['dead_air']}" if record.get("dead_air") else "")
     )
     if not with_turns:
         return head
     lines = [head]
     for turn in record.get("turns", []):
         mark = " (interrupted)" if turn["interrupted"] else ""
+        ended = turn.get("end_reason") or (
+            "waiting for input" if turn.get("waiting_for_input") else ""
+        )
+        mark += f" ({ended})" if ended else ""
         lines.append(f"  {turn['speaker']:>6}{mark}: {turn['heard_text']}")
+    for step in record.get("recoveries", []):
+        lines.append(f"  dead air ({step['cause']}, {step['silent_s']:.1f} s): {step['step']}")
     return "\n".join(lines)

@@ -2,10 +2,14 @@
 """One call's tool calls: run concurrently, bounded in time, cancellable.
 
 Every call gets exactly one answer unless the model cancels it: the tool's result as
-``{"result": …}``, or a structured ``{"error": {"type", "message"}}`` when the tool
-raised, timed out, or does not exist. A failing tool never ends the call. Calls are
-told apart by :attr:`ToolCall.key`, so calls the model sent without an id run side by
-side and each gets its own answer.
+``{"result": …}``, or a structured ``{"error": {"type", "message", "retry", "hint"}}``
+when the tool raised, timed out, or does not exist. No answer is ever empty: Gemini
+3.8 calls a tool whose answer is empty again, two to five times, before it speaks
+(Google's migration advice is an informative payload), so a tool that returns nothing
+(``None``, ``""``, an empty list or mapping) is answered with what happened and that
+calling again will not change it, and every error says whether retrying can help. A
+failing tool never ends the call. Calls are told apart by :attr:`ToolCall.key`, so
+calls the model sent without an id run side by side and each gets its own answer.
 """
 
 from __future__ import annotations
@@ -80,19 +84,21 @@ class ToolCalls:
             self._log.info("tool %s(%s) → %s", call.name, _short(call.args), _short(response))
         except TimeoutError:
             self.failed += 1
-            response = _error("timeout", f"{call.name} took longer than {self._timeout_s:g} s")
+            response = _error(
+                "timeout", f"{call.name} took longer than {self._timeout_s:g} s", retry=True
+            )
             self._log.warning("tool %s timed out after %.1f s", call.name, self._timeout_s)
         except _ToolMissing as missing:
             self.failed += 1
-            response = _error("unknown_tool", str(missing))
+            response = _error("unknown_tool", str(missing), retry=False)
             self._log.warning("model called an unknown tool %r", call.name)
         except _BadArguments as bad:
             self.failed += 1
-            response = _error("bad_arguments", str(bad))
+            response = _error("bad_arguments", str(bad), retry=True)
             self._log.warning("tool %s called with bad arguments: %s", call.name, bad)
         except Exception as error:  # a tool's own failure goes back to the model, not up
             self.failed += 1
-            response = _error(type(error).__name__, str(error))
+            response = _error(type(error).__name__, str(error), retry=False)
             self._log.exception("tool %s failed", call.name)
         await self._respond(call, self._sendable(call, response), scheduling)
 
@@ -119,7 +125,7 @@ class ToolCalls:
         if problem is not None:
             raise _BadArguments(problem)
         result = await tool.function(**call.args)
-        return {"result": result}
+        return {"result": _no_data(call.name) if _empty(result) else result}
 
 
 class _ToolMissing(Exception):
@@ -130,8 +136,33 @@ class _BadArguments(Exception):
     """Internal: arguments the tool's declaration does not allow."""
 
 
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"error": {"type": kind, "message": message}}
+# What each kind of failure tells the model to do next (Gemini 3.8 otherwise retries).
+_HINTS = {
+    "timeout": "Try once more at most; if it fails again, tell the caller it is not"
+    " available right now.",
+    "unknown_tool": "Use only the functions you were given.",
+    "bad_arguments": "Call it again with arguments that match its declaration.",
+}
+_FAILED_HINT = "Calling it again will not help now: tell the caller it could not be done."
+
+
+def _error(kind: str, message: str, *, retry: bool) -> dict[str, Any]:
+    hint = _HINTS.get(kind, _FAILED_HINT)
+    return {"error": {"type": kind, "message": message, "retry": retry, "hint": hint}}
+
+
+def _empty(result: object) -> bool:
+    """Nothing to tell: None, or an empty string, list or mapping."""
+    return result is None or (isinstance(result, (str, list, tuple, dict)) and not result)
+
+
+def _no_data(name: str) -> dict[str, Any]:
+    return {
+        "status": "done",
+        "message": f"{name} finished and had nothing to report (no data).",
+        "retry": False,
+        "hint": "Calling it again will give the same; go on with the conversation.",
+    }
 
 
 def _as_text(value: object) -> str:

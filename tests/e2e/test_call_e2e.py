@@ -28,6 +28,7 @@ from tests.support.calls import (
     REPLY,
     answer_question,
     call_tasks,
+    reply_talked_over,
     start_call,
 )
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
@@ -110,11 +111,7 @@ async def test_barge_in_sends_clear_and_no_audio_of_the_interrupted_turn_follows
     timeline: dict[str, float] = {}
 
     async def scenario(conn: StandInConnection) -> None:
-        await conn.wait_audio_ms(200)
-        stop = asyncio.Event()
-        # A long reply at twice real time, as Gemini bursts it.
-        speaking = asyncio.create_task(conn.send_audio(REPLY * 3, realtime=2.0, until=stop))
-        await conn.wait_audio_ms(1500 + 300)  # the caller has been talking for 300 ms
+        stop, speaking = await reply_talked_over(conn)
         stop.set()
         await speaking
         timeline["interrupted"] = time.monotonic()

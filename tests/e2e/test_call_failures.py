@@ -4,7 +4,7 @@ apology, the record and metrics are settled, and the process takes the next call
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from app.agent.echo import EchoConnector, EchoSession
-from app.agent.events import AgentEvent
+from app.agent.events import AgentEvent, HistoryTurn
 from app.server.app import create_app
 from app.sinks.records import CallRecords
 from app.telephony.emulator import TwilioEmulator
@@ -32,7 +32,9 @@ class BreaksOnce(EchoConnector):
         self.sessions = 0
 
     @asynccontextmanager
-    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[Any]:
+    async def connect(
+        self, resume_handle: str | None = None, history: Sequence[HistoryTurn] = ()
+    ) -> AsyncIterator[Any]:
         self.sessions += 1
         if self.sessions > 1:
             async with super().connect(resume_handle) as session:

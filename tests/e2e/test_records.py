@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from app.sinks.records import CallRecords, heard_text
+from app.call.outcome import Outcome
+from app.call.record import CallEnd, CallStart, Turn, heard_text
+from app.sinks.records import CallRecords, format_call
 from tests.support.calls import BARGE_IN, CALL_SID, REPLY, start_call
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import ROOT, process_env, serve_app, settings_for
@@ -143,3 +146,54 @@ async def test_completed_replies_are_recorded_as_far_as_they_played(
     cut = turns[1]
     assert cut["interrupted"] == 0 and 500 < cut["heard_ms"] < 2500 < cut["sent_ms"]
     assert cut["heard_text"].endswith("…") and len(cut["heard_text"]) < len(cut["text"])
+
+
+OLD_SCHEMA = """
+CREATE TABLE legs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, call_sid TEXT NOT NULL, stream_sid TEXT, caller TEXT,
+    called TEXT, direction TEXT, started_at REAL, ended_at REAL, duration_s REAL, outcome TEXT,
+    reason TEXT, reconnects INTEGER DEFAULT 0, switches INTEGER DEFAULT 0,
+    tokens INTEGER DEFAULT 0, tool_calls INTEGER DEFAULT 0, interruptions INTEGER DEFAULT 0,
+    leg INTEGER NOT NULL DEFAULT 1, UNIQUE (call_sid, leg)
+);
+CREATE TABLE leg_turns (
+    leg_id INTEGER REFERENCES legs (id), call_sid TEXT, seq INTEGER, at REAL, speaker TEXT,
+    text TEXT, heard_text TEXT, interrupted INTEGER, sent_ms REAL, heard_ms REAL,
+    PRIMARY KEY (leg_id, seq)
+);
+INSERT INTO legs (call_sid, outcome) VALUES ('CA00000000000000000000000000000001', 'completed');
+INSERT INTO leg_turns VALUES (1, 'CA00000000000000000000000000000001', 1, 0, 'caller', 'Hi',
+    'Hi', 0, 0, 0);
+"""
+
+
+def test_a_file_from_before_dead_air_gains_its_columns_and_keeps_its_calls(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(OLD_SCHEMA)
+    records = CallRecords(path)
+    old = records.get("CA00000000000000000000000000000001")
+    assert old is not None and old["dead_air"] == 0 and old["recoveries"] == []
+    assert old["turns"][0]["end_reason"] == "" and old["turns"][0]["text"] == "Hi"
+    call = "CA" + "7" * 32
+    records.call_started(CallStart(call, "MZ" + "7" * 32, "+15550100001", None, "inbound"))
+    records.turn(call, Turn(1, "agent", "", end_reason="NEED_MORE_INPUT", waiting_for_input=True))
+    records.recovery(call, "empty_turn", "nudge", 0.4)
+    records.recovery(call, "empty_turn", "recovered", 1.1)
+    end = CallEnd(call, 9.0, Outcome.COMPLETED, "caller hung up", 0, 0, 0, 0, 0, dead_air=1)
+    records.call_ended(end)
+    record = records.get(call)
+    assert record is not None and record["dead_air"] == 1
+    assert [(r["cause"], r["step"], r["silent_s"]) for r in record["recoveries"]] == [
+        ("empty_turn", "nudge", 0.4),
+        ("empty_turn", "recovered", 1.1),
+    ]
+    assert [(t["end_reason"], t["waiting_for_input"]) for t in record["turns"]] == [
+        ("NEED_MORE_INPUT", 1)
+    ]
+    shown = format_call(record, with_turns=True)
+    assert "dead air 1" in shown
+    assert "agent (NEED_MORE_INPUT): " in shown
+    assert "dead air (empty_turn, 0.4 s): nudge" in shown
+    records.close()
+    CallRecords(path).close()  # opened again: nothing to add, nothing lost

@@ -67,6 +67,11 @@ def vertex_without_credentials(tmp: Path) -> dict[str, str]:
     }
 
 
+def not_a_wav(tmp: Path) -> dict[str, str]:
+    (tmp / "thinking.wav").write_bytes(b"ID3 an mp3, renamed" * 50)
+    return {"THINKING_AUDIO_FILE": str(tmp / "thinking.wav")}
+
+
 def constant(**values: str) -> Callable[[Path], dict[str, str]]:
     return lambda tmp: values
 
@@ -127,6 +132,11 @@ CASES: dict[str, tuple[Callable[[Path], dict[str, str]], str]] = {
         "TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN",
     ),
     "ca file not pem": (not_pem, "SSL_CERT_FILE="),
+    "thinking sound not a wav": (not_a_wav, "is not a PCM WAV file"),
+    "thinking sound missing": (
+        constant(THINKING_AUDIO_FILE="/nonexistent/thinking.wav"),
+        "THINKING_AUDIO_FILE=/nonexistent/thinking.wav cannot be read",
+    ),
     "relative path named absolutely": (
         constant(SYSTEM_INSTRUCTION_FILE="prompts/bot.txt"),
         "SYSTEM_INSTRUCTION_FILE=prompts/bot.txt (that is, {tmp}/prompts/bot.txt) cannot be read",

@@ -90,12 +90,16 @@ async def test_tools_are_declared_called_and_answered(standin: GeminiStandIn) ->
     assert answers["c4"]["response"]["error"] == {
         "type": "RuntimeError",
         "message": "the database is down",
+        "retry": False,
+        "hint": "Calling it again will not help now: tell the caller it could not be done.",
     }
     # The model's mistake (checked against the declaration before the call) is told apart
     # from the tool's own bug (a TypeError raised inside it).
     assert answers["c5"]["response"]["error"] == {
         "type": "bad_arguments",
         "message": "add's 'b' must be an integer, not 'x'",
+        "retry": True,
+        "hint": "Call it again with arguments that match its declaration.",
     }
     assert answers["c6"]["response"]["error"]["type"] == "TypeError"
 

@@ -27,12 +27,15 @@ from app.agent.events import (
     GenerationComplete,
     GoAway,
     Ignored,
+    InteractionStatus,
     Interrupted,
     ResumptionHandle,
     ToolCall,
     Transcript,
     TurnComplete,
     Usage,
+    VoiceActivity,
+    WaitingForInput,
 )
 from app.agent.gemini.session import SDK_VERSION, SERVER_KEYS, GeminiConnector, read_message
 from app.errors import AgentSessionError, ProtocolError
@@ -106,8 +109,20 @@ def expected_events(message: dict[str, Any]) -> Iterator[AgentEvent]:
         yield Transcript("agent", text)
     if content.get("generationComplete"):
         yield GenerationComplete()
+    status = content.get("interactionStatus", "")
     if content.get("turnComplete"):
-        yield TurnComplete()
+        reason = content.get("turnCompleteReason", "")
+        yield TurnComplete(reason, bool(content.get("waitingForInput")), status)
+    else:
+        if content.get("waitingForInput"):
+            yield WaitingForInput()
+        if status:
+            yield InteractionStatus(status == "IN_PROGRESS")
+    activity = (message.get("voiceActivity") or {}).get("type")
+    if activity in ("ACTIVITY_START", "ACTIVITY_END"):
+        offset = (message.get("voiceActivity") or {}).get("audioOffset")
+        seconds = float(offset.removesuffix("s")) if offset else None
+        yield VoiceActivity(activity == "ACTIVITY_START", seconds)
     update = message.get("sessionResumptionUpdate") or {}
     if update.get("newHandle"):
         yield ResumptionHandle(update["newHandle"], update.get("resumable") in (True, "true"))

@@ -48,6 +48,17 @@ async def answer_question(conn: StandInConnection) -> None:
     await conn.turn_complete()
 
 
+async def reply_talked_over(conn: StandInConnection) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    """A long reply at twice real time (as Gemini bursts it) from 200 ms into the call;
+    returns once the caller (BARGE_IN) has talked over it for 300 ms, with the event
+    that stops it and the task still sending it."""
+    await conn.wait_audio_ms(200)
+    stop = asyncio.Event()
+    speaking = asyncio.create_task(conn.send_audio(REPLY * 3, realtime=2.0, until=stop))
+    await conn.wait_audio_ms(1500 + 300)
+    return stop, speaking
+
+
 def call_tasks() -> list[asyncio.Task[object]]:
     """The tasks of calls still running in this process (none once a call has ended)."""
     return [t for t in asyncio.all_tasks() if t.get_name() in CALL_TASKS]

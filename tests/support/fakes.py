@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from app.agent.events import AgentEvent
+from app.agent.events import AgentEvent, HistoryTurn
 from app.errors import AgentSessionError
 
 Script = Sequence[AgentEvent | Exception | float]  # a float: pause that many seconds
@@ -24,6 +24,7 @@ class FakeSession:
         self.fail_sends = fail_sends
         self.closed = False
         self.broken = asyncio.Event()  # set to make the session fail now
+        self.history: tuple[HistoryTurn, ...] = ()  # what it was seeded with
 
     async def send_audio(self, pcm16k: bytes) -> None:
         if self.fail_sends or self.closed:
@@ -54,7 +55,13 @@ class FakeSession:
             yield item
         await self.broken.wait()
         self.fail_sends = True
+        if self.closed:
+            raise AgentSessionError("closed by the client", code=1000, retryable=True)
         raise AgentSessionError("connection lost", code=1006, retryable=True)
+
+    async def close(self) -> None:
+        self.closed = True
+        self.broken.set()
 
 
 class FakeConnector:
@@ -63,14 +70,19 @@ class FakeConnector:
     def __init__(self, factory: Callable[[int], FakeSession | Exception]) -> None:
         self.factory = factory
         self.handles: list[str | None] = []
+        self.histories: list[tuple[HistoryTurn, ...]] = []
         self.sessions: list[FakeSession] = []
 
     @asynccontextmanager
-    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[FakeSession]:
+    async def connect(
+        self, resume_handle: str | None = None, history: Sequence[HistoryTurn] = ()
+    ) -> AsyncIterator[FakeSession]:
         self.handles.append(resume_handle)
+        self.histories.append(tuple(history))
         made = self.factory(len(self.handles) - 1)
         if isinstance(made, Exception):
             raise made
+        made.history = tuple(history)
         self.sessions.append(made)
         try:
             yield made

@@ -15,6 +15,7 @@ from app.errors import ConfigError
 from app.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+EXTENDED = "gemini-3.8-live-extended-thinking"
 
 
 def load(**values: Any) -> Any:
@@ -36,6 +37,23 @@ def load(**values: Any) -> Any:
         ({"thinking_budget": 128}, "THINKING_BUDGET is not supported by model gemini-3.8-live"),
         ({"affective_dialog": True}, "AFFECTIVE_DIALOG is not supported by model gemini-3.8"),
         ({"proactive_audio": False}, "PROACTIVE_AUDIO=false is not allowed"),
+        ({"thinking_level": "low"}, "THINKING_LEVEL is not supported by model gemini-3.8-live"),
+        (
+            {"gemini_model": EXTENDED, "thinking_budget": 0},
+            f"THINKING_BUDGET is not supported by model {EXTENDED} (Gemini 3.8 Live Extended"
+            " Thinking): unset it (set THINKING_LEVEL instead).",
+        ),
+        ({"gemini_model": EXTENDED, "thinking_level": "extreme"}, "THINKING_LEVEL"),
+        ({"gemini_model": EXTENDED, "proactive_audio": False}, "PROACTIVE_AUDIO=false"),
+        ({"gemini_model": EXTENDED, "affective_dialog": True}, "AFFECTIVE_DIALOG is not"),
+        ({"candidate_count": 2}, "CANDIDATE_COUNT=2 cannot work in a live session"),
+        ({"candidate_count": 0}, "CANDIDATE_COUNT"),
+        ({"presence_penalty": 2.0}, "PRESENCE_PENALTY"),
+        ({"frequency_penalty": -2.5}, "FREQUENCY_PENALTY"),
+        ({"dead_air_seconds": 0.5}, "DEAD_AIR_SECONDS=0.5 is shorter than"),
+        ({"dead_air_seconds": -1}, "DEAD_AIR_SECONDS"),
+        ({"dead_air_instruction": " "}, "DEAD_AIR_INSTRUCTION is empty"),
+        ({"thinking_audio_after_ms": -1}, "THINKING_AUDIO_AFTER_MS"),
         ({"system_instruction_file": "/nonexistent"}, "SYSTEM_INSTRUCTION_FILE"),
         ({"ssl_cert_file": "/nonexistent.pem"}, "SSL_CERT_FILE"),
     ],
@@ -57,6 +75,39 @@ def test_native_audio_model_accepts_its_options() -> None:
     assert config.enable_affective_dialog is True
     assert config.thinking_config is not None and config.thinking_config.thinking_budget == 0
     assert config.proactivity is not None and config.proactivity.proactive_audio is False
+
+
+def test_extended_thinking_takes_a_level_and_declares_every_tool_async() -> None:
+    from app.tools import end_call_tool
+
+    settings = load(gemini_model=EXTENDED, thinking_level="medium")
+    config = live_config(settings, tools=[end_call_tool()])
+    assert config.thinking_config is not None
+    assert str(config.thinking_config.thinking_level.value) == "MEDIUM"  # type: ignore[union-attr]
+    assert config.thinking_config.thinking_budget is None
+    (declaration,) = config.tools[0].function_declarations  # type: ignore[index,union-attr,misc]
+    assert str(declaration.behavior.value) == "NON_BLOCKING"  # type: ignore[union-attr]
+    # Gemini 3.8 Live calls functions NON_BLOCKING by default: nothing is declared there.
+    (default,) = live_config(load(), tools=[end_call_tool()]).tools[0].function_declarations  # type: ignore[index,union-attr,misc]
+    assert default.behavior is None
+
+
+def test_penalties_go_in_the_generation_config_and_history_only_when_seeded() -> None:
+    config = live_config(load(presence_penalty=0.5, frequency_penalty=-0.25, candidate_count=1))
+    assert config.generation_config is not None
+    assert (
+        config.generation_config.presence_penalty,
+        config.generation_config.frequency_penalty,
+    ) == (
+        0.5,
+        -0.25,
+    )
+    assert config.generation_config.candidate_count is None  # one is what a session streams
+    assert config.history_config is None
+    plain = live_config(load(), seeded=True)
+    assert plain.generation_config is None
+    assert plain.history_config is not None
+    assert plain.history_config.initial_history_in_client_content is True
 
 
 def test_live_config_carries_the_settings(tmp_path: Path) -> None:
@@ -153,6 +204,34 @@ def test_env_example_is_complete_and_loads(tmp_path: Path, monkeypatch: pytest.M
 
 def test_empty_greeting_means_wait_for_the_caller() -> None:
     assert load(greeting="").greeting == ""
+
+
+def test_the_thinking_sound_and_dead_air_policy_are_built_once_from_the_settings(
+    tmp_path: Path,
+) -> None:
+    import io
+    import wave
+
+    from app.audio import thinking_sound
+    from app.server.services import bridge_options
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(22050)
+        wav.writeframes(b"\x10\x00" * 22050)
+    (tmp_path / "hum.wav").write_bytes(out.getvalue())
+    options = bridge_options(
+        load(thinking_audio_file=str(tmp_path / "hum.wav"), thinking_audio_after_ms=500)
+    )
+    assert options.core.thinking.sound == thinking_sound.from_wav(out.getvalue())
+    assert options.core.thinking.after_s == 0.5
+    assert bridge_options(load()).core.thinking.sound == thinking_sound.built_in()
+    assert bridge_options(load(thinking_audio_after_ms=0)).core.thinking.sound == b""
+    dead_air = bridge_options(load(dead_air_seconds=4, gemini_connect_timeout_s=6)).core.dead_air
+    assert (dead_air.seconds, dead_air.switch_wait_s) == (4, 10)
+    assert dead_air.instruction.startswith("The caller is hearing silence")
 
 
 # rotating a secret

@@ -12,8 +12,19 @@ class ModelCapabilities:
     affective_dialog: bool
     proactive_audio: bool
     proactive_audio_can_be_disabled: bool
+    thinking_levels: tuple[str, ...] = ()  # THINKING_LEVEL values it takes (none: refused)
+    async_tools_only: bool = False  # every function is declared NON_BLOCKING
 
 
+EXTENDED_THINKING = ModelCapabilities(
+    family="Gemini 3.8 Live Extended Thinking",
+    thinking=False,  # no thinking budget: the level says how deep it reasons
+    affective_dialog=False,
+    proactive_audio=True,
+    proactive_audio_can_be_disabled=False,  # always on, as on every Gemini 3 Live model
+    thinking_levels=("low", "medium", "high"),
+    async_tools_only=True,  # function calling is asynchronous only
+)
 GEMINI_3 = ModelCapabilities(
     family="Gemini 3 Live",
     thinking=False,  # omit thinking_config
@@ -44,6 +55,8 @@ VERTEX_DEFAULT_MODEL = "gemini-live-2.5-flash-native-audio"
 def capabilities(model: str) -> ModelCapabilities | None:
     """The model's family, or ``None`` for a model this table does not know."""
     name = model.removeprefix("models/")
+    if name.startswith("gemini-3.8-live-extended-thinking"):
+        return EXTENDED_THINKING
     if name.startswith("gemini-3"):
         return GEMINI_3
     if "native-audio" in name:
@@ -59,6 +72,7 @@ def option_problems(
     thinking_budget: int | None,
     affective_dialog: bool | None,
     proactive_audio: bool | None,
+    thinking_level: str | None = None,
 ) -> list[str]:
     """Sentences naming each option the model does not support (empty if all fine)."""
     caps = capabilities(model)
@@ -67,7 +81,19 @@ def option_problems(
     problems = []
     where = f"model {model} ({caps.family})"
     if thinking_budget is not None and not caps.thinking:
-        problems.append(f"THINKING_BUDGET is not supported by {where}: unset it.")
+        instead = " (set THINKING_LEVEL instead)" if caps.thinking_levels else ""
+        problems.append(f"THINKING_BUDGET is not supported by {where}: unset it{instead}.")
+    if thinking_level is not None and thinking_level not in caps.thinking_levels:
+        if caps.thinking_levels:
+            problems.append(
+                f"THINKING_LEVEL={thinking_level} is not a level {where} takes: use one of"
+                f" {', '.join(caps.thinking_levels)}."
+            )
+        else:
+            problems.append(
+                f"THINKING_LEVEL is not supported by {where}: unset it (it is for"
+                " gemini-3.8-live-extended-thinking)."
+            )
     if affective_dialog and not caps.affective_dialog:
         problems.append(f"AFFECTIVE_DIALOG is not supported by {where}: unset it.")
     if proactive_audio and not caps.proactive_audio:

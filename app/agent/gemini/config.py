@@ -23,6 +23,7 @@ from google import genai
 from google.genai import errors, types
 from google.oauth2 import service_account
 
+from app.agent.gemini.capabilities import capabilities
 from app.errors import ConfigError, ServiceRefused, ServiceUnreachable
 from app.settings import Settings
 from app.tools import Tool
@@ -32,7 +33,11 @@ def _sensitivity(kind: str, value: str | None) -> str | None:
     return f"{kind}_SENSITIVITY_{value}" if value else None
 
 
-def function_declarations(tools: Sequence[Tool]) -> list[types.Tool] | None:
+def function_declarations(
+    tools: Sequence[Tool], *, async_only: bool = False
+) -> list[types.Tool] | None:
+    """The tools' declarations; ``async_only`` (a model that calls functions only
+    asynchronously) declares every one NON_BLOCKING."""
     if not tools:
         return None
     declarations = [
@@ -40,17 +45,47 @@ def function_declarations(tools: Sequence[Tool]) -> list[types.Tool] | None:
             name=t.name,
             description=t.description,
             parameters_json_schema=t.parameters,
-            behavior=types.Behavior.NON_BLOCKING if t.non_blocking else None,
+            behavior=types.Behavior.NON_BLOCKING if t.non_blocking or async_only else None,
         )
         for t in tools
     ]
     return [types.Tool(function_declarations=declarations)]
 
 
+def _thinking(settings: Settings) -> types.ThinkingConfig | None:
+    if settings.thinking_level is not None:
+        return types.ThinkingConfig(
+            thinking_level=types.ThinkingLevel(settings.thinking_level.upper())
+        )
+    if settings.thinking_budget is not None:
+        return types.ThinkingConfig(thinking_budget=settings.thinking_budget)
+    return None
+
+
+def _penalties(settings: Settings) -> types.GenerationConfig | None:
+    """Presence and frequency penalties. The Live API takes them in the setup's
+    generationConfig (its reference lists them there), but google-genai 3.6.1's
+    LiveConnectConfig has no fields of its own for them: only its ``generation_config``,
+    which it merges into the setup's generationConfig (and calls deprecated in favour
+    of those fields). So they go that way, and only when set."""
+    if settings.presence_penalty is None and settings.frequency_penalty is None:
+        return None
+    return types.GenerationConfig(
+        presence_penalty=settings.presence_penalty, frequency_penalty=settings.frequency_penalty
+    )
+
+
 def live_config(
-    settings: Settings, *, resume_handle: str | None = None, tools: Sequence[Tool] = ()
+    settings: Settings,
+    *,
+    resume_handle: str | None = None,
+    tools: Sequence[Tool] = (),
+    seeded: bool = False,
 ) -> types.LiveConnectConfig:
-    """The session configuration for one call."""
+    """The session configuration for one call. ``seeded``: the session is told the
+    conversation so far in client content before it starts (a fresh session replacing
+    one that could not be resumed)."""
+    caps = capabilities(settings.model)
     speech = None
     if settings.gemini_voice or settings.gemini_language:
         speech = types.SpeechConfig(
@@ -84,11 +119,15 @@ def live_config(
         proactivity=types.ProactivityConfig(proactive_audio=settings.proactive_audio)
         if settings.proactive_audio is not None
         else None,
-        thinking_config=types.ThinkingConfig(thinking_budget=settings.thinking_budget)
-        if settings.thinking_budget is not None
+        thinking_config=_thinking(settings),
+        generation_config=_penalties(settings),
+        history_config=types.HistoryConfig(initial_history_in_client_content=True)
+        if seeded
         else None,
         session_resumption=types.SessionResumptionConfig(handle=resume_handle),
-        tools=function_declarations(tools),  # type: ignore[arg-type]
+        tools=function_declarations(  # type: ignore[arg-type]
+            tools, async_only=caps is not None and caps.async_tools_only
+        ),
         context_window_compression=types.ContextWindowCompressionConfig(
             sliding_window=types.SlidingWindow()
         ),

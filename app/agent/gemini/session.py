@@ -32,11 +32,14 @@ from google import genai
 from google.genai import errors, types
 
 from app.agent.events import (
+    IN_PROGRESS,
     AgentAudio,
     AgentEvent,
     GenerationComplete,
     GoAway,
+    HistoryTurn,
     Ignored,
+    InteractionStatus,
     Interrupted,
     ResumptionHandle,
     ToolCall,
@@ -44,6 +47,8 @@ from app.agent.events import (
     Transcript,
     TurnComplete,
     Usage,
+    VoiceActivity,
+    WaitingForInput,
 )
 from app.agent.gemini.config import live_config, make_client
 from app.agent.gemini.wire import INPUT_MIME, ErrorReport, audio_message, error_report, model_audio
@@ -80,8 +85,25 @@ def _parse_seconds(value: str | None) -> float | None:
         return None
 
 
+def _text(value: object) -> str:
+    """An enum field as its wire text (the SDK keeps a value it does not know as a str);
+    ``""`` for none, and for the enums' ``…_UNSPECIFIED``."""
+    text = "" if value is None else str(getattr(value, "value", value))
+    return "" if text.endswith("UNSPECIFIED") else text
+
+
+def _voice_activity(activity: types.VoiceActivity) -> VoiceActivity | None:
+    kind = _text(activity.voice_activity_type)
+    if kind not in ("ACTIVITY_START", "ACTIVITY_END"):
+        return None  # unspecified, or a kind newer than this code: nothing to act on
+    return VoiceActivity(kind == "ACTIVITY_START", _parse_seconds(activity.audio_offset))
+
+
 def translate(message: types.LiveServerMessage) -> Iterator[AgentEvent]:
     """SDK message → the project's events, in the order the bridge must act on them."""
+    activity = _voice_activity(message.voice_activity) if message.voice_activity else None
+    if activity is not None:
+        yield activity  # before `interrupted` in the same message: barge-in acts on either
     content = message.server_content
     if content is not None:
         if content.interrupted:
@@ -97,8 +119,18 @@ def translate(message: types.LiveServerMessage) -> Iterator[AgentEvent]:
             yield Transcript("agent", content.output_transcription.text)
         if content.generation_complete:
             yield GenerationComplete()
+        status = _text(content.interaction_status)
         if content.turn_complete:
-            yield TurnComplete()
+            yield TurnComplete(
+                _text(content.turn_complete_reason),
+                bool(content.waiting_for_input),
+                status,
+            )
+        else:
+            if content.waiting_for_input:
+                yield WaitingForInput()
+            if status:
+                yield InteractionStatus(status == IN_PROGRESS)
     if message.session_resumption_update and message.session_resumption_update.new_handle:
         update = message.session_resumption_update
         yield ResumptionHandle(update.new_handle or "", bool(update.resumable))
@@ -222,6 +254,28 @@ class GeminiSession:
             await self._session.send_realtime_input(text=text)
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
+
+    async def send_history(self, history: Sequence[HistoryTurn]) -> None:
+        """The conversation so far, as client content ending with a complete turn: what
+        a session opened with ``history_config.initial_history_in_client_content`` waits
+        for before it takes realtime input (it answers nothing by itself)."""
+        turns: list[types.Content | types.ContentDict] = [
+            types.Content(
+                role="user" if turn.speaker == "caller" else "model",
+                parts=[types.Part(text=turn.text)],
+            )
+            for turn in history
+        ]
+        try:
+            await self._session.send_client_content(turns=turns, turn_complete=True)
+        except _SDK_FAILURES as error:
+            raise _session_error(error) from error
+
+    async def close(self) -> None:
+        """Close the socket now (a session given up for a new one); receiving then ends
+        as any close does, with :class:`AgentSessionError`."""
+        with contextlib.suppress(*_SDK_FAILURES):
+            await self._session.close()
 
     async def send_tool_response(
         self, call_id: str, name: str, response: dict[str, Any], scheduling: str | None
@@ -363,9 +417,14 @@ class GeminiConnector:
         self._client = make_client(settings)
 
     @contextlib.asynccontextmanager
-    async def connect(self, resume_handle: str | None = None) -> AsyncIterator[GeminiSession]:
-        """Open a session (bounded by the connect timeout); close it on exit."""
-        config = live_config(self._settings, resume_handle=resume_handle, tools=self._tools)
+    async def connect(
+        self, resume_handle: str | None = None, history: Sequence[HistoryTurn] = ()
+    ) -> AsyncIterator[GeminiSession]:
+        """Open a session (bounded by the connect timeout), seeded with ``history`` when
+        given (a fresh session carrying on a conversation); close it on exit."""
+        config = live_config(
+            self._settings, resume_handle=resume_handle, tools=self._tools, seeded=bool(history)
+        )
         manager = self._client.aio.live.connect(model=self._settings.model, config=config)
         try:
             async with asyncio.timeout(self._settings.gemini_connect_timeout_s):
@@ -373,7 +432,10 @@ class GeminiConnector:
         except _SDK_FAILURES as error:
             raise _session_error(error) from error
         try:
-            yield GeminiSession(session, vertex=self._settings.vertex)
+            opened = GeminiSession(session, vertex=self._settings.vertex)
+            if history:
+                await opened.send_history(history)
+            yield opened
         finally:
             with contextlib.suppress(*_SDK_FAILURES):
                 await manager.__aexit__(None, None, None)

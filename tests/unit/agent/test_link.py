@@ -15,6 +15,7 @@ from app.agent.events import (
     AgentAudio,
     AgentEvent,
     GoAway,
+    HistoryTurn,
     Ignored,
     ResumptionHandle,
     ToolCall,
@@ -241,3 +242,88 @@ async def test_skipped_messages_are_counted_logged_once_and_not_passed_on(
         "skipped a Gemini message with top-level key(s) 'linkTestOnlyKey': google-genai x does"
         " not know it; the call and its session go on (logged once per kind)"
     ]
+
+
+HISTORY = (HistoryTurn("caller", "When do you open?"), HistoryTurn("agent", "At nine."))
+
+
+async def renewed(link: AgentLink, *, resume: bool) -> list[LinkEvent]:
+    """Ask for a renewal once the first session carries the call; the events until the
+    new session does."""
+    reader = asyncio.create_task(collect(link, 10))
+    while link._session is None:
+        await asyncio.sleep(0.001)
+    link.renew(HISTORY, resume=resume)
+    await link.send_text("answer now")  # held for the new session
+    return await reader
+
+
+async def test_a_renewal_resumes_with_the_latest_handle_and_sends_what_was_held() -> None:
+    first = FakeSession([ResumptionHandle("h1", True)])
+    second = FakeSession()
+    connector = FakeConnector(lambda i: [first, second][i])
+    link = AgentLink(connector, FAST, log)
+    events = await renewed(link, resume=True)
+    assert events[-1] == SessionSwitched("renewal", events[-1].gap_ms, 1, "h1")  # type: ignore[union-attr]
+    assert connector.handles == [None, "h1"] and connector.histories == [(), ()]
+    assert first.closed and first.texts == [] and second.texts == ["answer now"]
+    assert (link.stats.renewals, link.stats.reconnects) == (1, 0)
+
+
+async def test_a_refused_resumption_falls_back_to_a_fresh_session_told_the_conversation() -> None:
+    first = FakeSession([ResumptionHandle("h1", True)])
+    fresh = FakeSession()
+    made: list[FakeSession | Exception] = [
+        first,
+        AgentSessionError("resumption refused", code=1011, retryable=True),  # tried once
+        fresh,
+    ]
+    connector = FakeConnector(lambda i: made[i])
+    link = AgentLink(connector, FAST, log)
+    events = await renewed(link, resume=True)
+    switched = events[-1]
+    assert isinstance(switched, SessionSwitched)
+    assert (switched.reason, switched.attempts, switched.handle) == ("renewal", 1, None)
+    assert connector.handles == [None, "h1", None]
+    assert connector.histories == [(), (), HISTORY]
+    assert fresh.history == HISTORY and fresh.texts == ["answer now"]
+    assert link.handle is None  # the old context is gone: never presented again
+
+
+async def test_a_renewal_without_a_handle_or_asked_fresh_seeds_a_new_session() -> None:
+    for script, resume in (([], True), ([ResumptionHandle("h1", True)], False)):
+        sessions = [FakeSession(list(script)), FakeSession()]
+        connector = FakeConnector(lambda i, s=sessions: s[i])  # type: ignore[misc]
+        events = await renewed(AgentLink(connector, FAST, log), resume=resume)
+        assert isinstance(events[-1], SessionSwitched) and events[-1].handle is None
+        assert connector.handles == [None, None] and connector.histories == [(), HISTORY]
+
+
+async def test_a_renewal_without_a_session_does_nothing() -> None:
+    connector = FakeConnector(lambda i: FakeSession())
+    link = AgentLink(connector, FAST, log)
+    link.renew(HISTORY, resume=True)
+    assert link._renewal is None and link._closing is None and connector.handles == []
+
+
+async def test_a_1007_after_setup_is_retried_once_with_the_handle_then_fatal() -> None:
+    def closed_1007() -> AgentSessionError:
+        return AgentSessionError("invalid frame payload data", code=1007, retryable=False)
+
+    made: list[FakeSession | Exception] = [
+        FakeSession([ResumptionHandle("h1", True), closed_1007()]),
+        FakeSession([ResumptionHandle("h2", True), 0.01, closed_1007()]),
+        FakeSession(),
+    ]
+    connector = FakeConnector(lambda i: made[i])
+    link = AgentLink(connector, FAST, log)
+    events: list[LinkEvent] = []
+    with pytest.raises(AgentSessionError) as raised:
+        await collect_into(link, events)
+    assert raised.value.code == 1007
+    assert [type(e).__name__ for e in events] == [
+        "ResumptionHandle",
+        "SessionSwitched",
+        "ResumptionHandle",
+    ]
+    assert connector.handles == [None, "h1"] and link.stats.reconnects == 1

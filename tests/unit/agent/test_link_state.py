@@ -371,3 +371,29 @@ def test_a_wait_is_within_the_ceiling_and_the_time_left(
     assert wait is not None
     assert 0.0 <= wait <= min(4.0, 0.125 * 2**attempt)
     assert wait <= 30.0 - spent_s
+
+
+@pytest.mark.parametrize(
+    ("codes", "retried"),
+    [
+        ([1007], [True]),
+        ([1007, 1007], [True, False]),  # once per call
+        ([1008, 1007], [False, True]),
+        ([None, 400, 1011, 1006], [False, False, False, False]),
+    ],
+)
+def test_a_1007_is_retried_once_and_no_other_fatal_close(
+    codes: list[int | None], retried: list[bool]
+) -> None:
+    watch = SessionWatch(LinkPolicy())
+    assert [watch.retry_once(code) for code in codes] == retried
+
+
+def test_forgetting_the_handle_makes_the_next_session_fresh() -> None:
+    watch = SessionWatch(LinkPolicy())
+    watch.observe(ResumptionHandle("h1", True), 0.0)
+    assert watch.handle == "h1"
+    watch.forget_handle()
+    assert watch.handle is None
+    watch.observe(ResumptionHandle("h2", True), 1.0)
+    assert watch.handle == "h2"

@@ -6,13 +6,25 @@ import asyncio
 import json
 from typing import Any
 
-from app.agent.events import AgentAudio, AgentEvent, Interrupted, TurnComplete
+import pytest
+
+from app.agent.events import (
+    AgentAudio,
+    AgentEvent,
+    Interrupted,
+    ResumptionHandle,
+    ToolCall,
+    Transcript,
+    TurnComplete,
+)
 from app.call.bridge import BridgeOptions, CallBridge
 from app.call.core import CoreOptions
+from app.call.dead_air import DeadAirPolicy
 from app.call.outcome import Outcome
 from app.errors import AgentSessionError, SocketClosed
 from app.telephony import wire
 from app.telephony.captures import load_capture
+from app.tools import Tool
 from tests.conftest import FIXTURES
 from tests.support.fakes import FakeConnector, FakeSession, Script
 
@@ -150,3 +162,38 @@ async def test_a_refused_start_opens_no_session() -> None:
     assert refused == [json.loads(FRAMES[1])["start"]["callSid"]]
     assert connector.handles == []  # no Gemini session was ever asked for
     assert socket.closed == (1008, "refused: stream token already used")
+
+
+@pytest.mark.dead_air
+async def test_a_silent_session_is_nudged_then_renewed_and_the_answer_told() -> None:
+    """The core's RenewSession reaches the link: the mute session is closed, a resumed
+    one opened with the handle and nudged; a tool's answer reaches the core too."""
+    first = FakeSession(
+        [
+            ResumptionHandle("h1", True),
+            ToolCall("c1", "lookup", {}),
+            Transcript("caller", "When do you open?"),
+        ]
+    )
+    second = FakeSession([AgentAudio(bytes(960)), TurnComplete()])
+    connector = FakeConnector(lambda index: [first, second][index])
+    socket = FakeSocket([FRAMES[0], FRAMES[1]])
+    dead_air = DeadAirPolicy(seconds=0.2, instruction="Answer now.", switch_wait_s=5.0)
+    lookup = Tool("lookup", "Look it up.", {"type": "object"}, _lookup)
+    options = BridgeOptions(CoreOptions(dead_air=dead_air), tools=(lookup,), tick_s=0.01)
+    bridge = CallBridge(socket, connector, options)
+    task = asyncio.create_task(bridge.run())
+    async with asyncio.timeout(5):
+        while not any(m["event"] == "media" for m in socket.sent):
+            await asyncio.sleep(0.01)
+    socket.inbox.put_nowait(None)
+    summary = await task
+    assert first.tool_responses and first.tool_responses[0][2]["result"]["status"] == "done"
+    assert first.texts == ["Answer now."] and second.texts == ["Answer now."]
+    assert connector.handles == [None, "h1"] and first.closed
+    assert (summary.link.renewals, summary.link.reconnects) == (1, 0)
+    assert bridge.core.dead_air.recoveries == 1
+
+
+async def _lookup() -> None:
+    """Finds nothing."""

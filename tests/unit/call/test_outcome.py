@@ -26,6 +26,7 @@ ELLIPSIS = "…"  # three bytes in UTF-8
     [
         (Outcome.COMPLETED, "completed", 1000),
         (Outcome.AGENT_FAILED, "agent_failed", 1000),
+        (Outcome.AGENT_SILENT, "agent_silent", 1000),
         (Outcome.NO_START, "no_start", 1008),
         (Outcome.REFUSED, "refused", 1008),
         (Outcome.PROTOCOL_VIOLATION, "protocol_violation", 1008),
@@ -43,7 +44,8 @@ def test_every_outcome_has_a_close_code_and_the_codes_are_the_rfc_ones() -> None
 
 
 def test_only_the_servers_own_failures_earn_the_apology() -> None:
-    assert frozenset({Outcome.AGENT_FAILED, Outcome.INTERNAL_ERROR}) == APOLOGY_OUTCOMES
+    expected = {Outcome.AGENT_FAILED, Outcome.AGENT_SILENT, Outcome.INTERNAL_ERROR}
+    assert frozenset(expected) == APOLOGY_OUTCOMES
 
 
 def test_a_close_frame_carries_at_most_123_bytes_of_reason() -> None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 
 from app.audio.convert import ulaw_to_pcm16
 from app.audio.onset import level_dbfs
@@ -167,3 +168,89 @@ def test_a_clear_is_for_this_stream_and_reported_when_recording() -> None:
         _, actions = cut(p)
         assert messages(actions) == [{"event": "clear", "streamSid": STREAM}]
         assert [type(a) for a in actions] == [ToCaller, PlaybackCleared]
+
+
+def test_a_cut_off_mid_reply_clears_and_drops_the_rest_until_interrupted() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    cut, actions = p.cut_off()
+    assert events(actions) == ["clear"]
+    assert isinstance(actions[0], ToCaller) and actions[0].answers_interrupt
+    assert cut is not None and cut.turn == 1 and cut.interrupted
+    assert state(p) is Speech.MUTED and not p.audible and not p.playing
+    assert p.audio(CHUNK) == (False, [])  # the rest of the cut reply
+    assert p.interrupted() == (None, [])  # Gemini agrees: nothing cut again
+    assert state(p) is Speech.SILENT and p._stats.interruptions == 1
+    began, _ = p.audio(CHUNK)
+    assert began and p.turn == 2
+
+
+def test_a_cut_off_after_the_reply_was_sent_lets_the_next_reply_play() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    p.completed()  # sent in full; still playing at Twilio
+    assert state(p) is Speech.SILENT and p.audible and p.playing
+    cut, actions = p.cut_off()
+    assert events(actions) == ["clear"] and cut is not None
+    assert state(p) is Speech.SILENT and p._stats.interruptions == 1
+    assert p.interrupted() == (None, [])  # it came second: nothing to cut, not counted
+    assert p._stats.interruptions == 1
+    began, actions = p.audio(CHUNK)  # the reply to what the caller said
+    assert began and events(actions) == ["media", "mark"]
+    # an `interrupted` of that reply is cut as usual
+    assert events(p.interrupted()[1]) == ["clear"] and p._stats.interruptions == 2
+
+
+@pytest.mark.parametrize("then", ["audio", "completed"])
+def test_only_the_interrupted_right_after_a_cut_off_is_absorbed(then: str) -> None:
+    p = playback()
+    p.audio(CHUNK)
+    p.completed()
+    p.cut_off()
+    if then == "audio":
+        p.audio(CHUNK)
+    else:
+        p.completed()
+    assert events(p.interrupted()[1]) == ["clear"]
+
+
+def test_playing_follows_the_marks_and_not_the_reply() -> None:
+    p = playback()
+    assert not p.playing and not p.audible
+    _, actions = p.audio(CHUNK)
+    mark = messages(actions)[1]["mark"]["name"]
+    assert p.playing and p.audible
+    p.mark(mark)  # everything sent so far was heard; the reply goes on
+    assert not p.playing and p.audible
+
+
+def test_an_interrupted_before_any_audio_still_clears_to_be_safe() -> None:
+    p = playback()
+    assert events(p.interrupted()[1]) == ["clear"]
+
+
+def test_a_cut_off_is_absorbed_by_one_interrupted_only() -> None:
+    p = playback()
+    p.audio(CHUNK)
+    p.completed()
+    p.cut_off()
+    assert p.interrupted() == (None, [])
+    assert events(p.interrupted()[1]) == ["clear"]  # a second one: to be safe, as before
+
+
+def test_a_cut_off_names_the_stream_and_is_recorded_as_a_clear() -> None:
+    p = playback(record=True)
+    p.audio(CHUNK)
+    _, actions = p.cut_off()
+    assert messages(actions) == [{"event": "clear", "streamSid": STREAM}]
+    assert [type(a) for a in actions] == [ToCaller, PlaybackCleared]
+
+
+def test_a_mark_back_says_which_turn_it_advanced() -> None:
+    p = playback()
+    _, actions = p.audio(CHUNK)
+    name = messages(actions)[1]["mark"]["name"]
+    advanced = p.mark(name)
+    assert advanced is not None and advanced.turn == 1 and advanced.heard_ms > 0
+    assert p.mark(name) is None  # again: nothing more was heard
+    assert p.mark("g9-t1-1") is None

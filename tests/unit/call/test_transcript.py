@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from app.agent.events import HistoryTurn, TurnComplete
 from app.call.actions import Action, Log, TurnHeard, TurnRecorded
 from app.call.ledger import PlaybackLedger
 from app.call.record import Turn
@@ -125,3 +126,59 @@ def test_a_turn_still_playing_does_not_hold_back_one_that_finished() -> None:
     (last,) = transcript.settle(ledger, call_over=True)
     assert isinstance(last, TurnHeard) and (last.turn.agent_turn, last.turn.heard_ms) == (1, 0)
     assert not transcript.settling
+
+
+def test_the_history_is_the_conversation_as_heard_with_the_words_still_pending() -> None:
+    ledger = PlaybackLedger()
+    transcript = Transcript()
+    assert transcript.history() == ()
+    transcript.heard("caller", "When do you open?")
+    transcript.caller_turn()
+    ledger.audio_sent(1, 500)
+    transcript.heard("agent", "We open at nine and close at five.")
+    ledger.cleared(1)  # interrupted before any of it was heard
+    transcript.agent_turn(ledger.turn(1), interrupted=True)
+    heard = ledger.audio_sent(2, 1000)
+    ledger.mark_received(heard)
+    transcript.heard("agent", "Nine.")
+    transcript.agent_turn(ledger.turn(2), interrupted=False)
+    transcript.heard("agent", "And on Sunday")  # a reply under way
+    transcript.heard("caller", " What about Sun")
+    transcript.heard("caller", "day? ")
+    assert transcript.history() == (
+        HistoryTurn("caller", "When do you open?"),  # the cut reply left nothing heard
+        HistoryTurn("agent", "Nine."),
+        HistoryTurn("agent", "And on Sunday"),
+        HistoryTurn("caller", "What about Sunday?"),
+    )
+
+
+def test_an_interrupted_turn_is_told_as_far_as_it_was_heard() -> None:
+    ledger = PlaybackLedger()
+    transcript = Transcript()
+    first = ledger.audio_sent(1, 500)
+    ledger.audio_sent(1, 500)
+    ledger.mark_received(first)  # half of it was heard
+    transcript.heard("agent", "We open at nine and close at five.")
+    ledger.cleared(1)
+    transcript.agent_turn(ledger.turn(1), interrupted=True)
+    assert transcript.history() == (HistoryTurn("agent", "We open at nine…"),)
+
+
+def test_turns_keep_how_the_model_ended_them() -> None:
+    transcript = Transcript()
+    ledger = PlaybackLedger()
+    transcript.heard("agent", "Tell me more.")
+    (turn,) = recorded(
+        transcript.agent_turn(
+            ledger.turn(1), interrupted=False, ended=TurnComplete("NEED_MORE_INPUT", True, "IDLE")
+        )
+    )
+    assert (turn.end_reason, turn.waiting_for_input, turn.status) == (
+        "NEED_MORE_INPUT",
+        True,
+        "IDLE",
+    )
+    transcript.heard("agent", "Bye.")
+    (plain,) = recorded(transcript.agent_turn(ledger.turn(2), interrupted=False))
+    assert (plain.end_reason, plain.waiting_for_input, plain.status) == ("", False, "")
