@@ -60,7 +60,7 @@ DEFAULT_DEAD_AIR_INSTRUCTION = (
 )
 
 Sensitivity = Literal["HIGH", "LOW"]
-ThinkingLevel = Literal["low", "medium", "high"]
+ThinkingLevel = Literal["minimal", "low", "medium", "high"]
 ENV_FILE = Path(".env")  # in the current directory, unless --env-file names another
 
 

@@ -46,6 +46,15 @@ def load(**values: Any) -> Any:
         ({"gemini_model": EXTENDED, "thinking_level": "extreme"}, "THINKING_LEVEL"),
         ({"gemini_model": EXTENDED, "proactive_audio": False}, "PROACTIVE_AUDIO=false"),
         ({"gemini_model": EXTENDED, "affective_dialog": True}, "AFFECTIVE_DIALOG is not"),
+        (
+            {"gemini_model": EXTENDED, "thinking_level": "minimal"},
+            "THINKING_LEVEL=minimal is not a level model gemini-3.8-live-extended-thinking"
+            " (Gemini 3.8 Live Extended Thinking) takes: use one of low, medium, high.",
+        ),
+        (
+            {"gemini_model": "gemini-3.1-flash-live-preview", "proactive_audio": True},
+            "PROACTIVE_AUDIO is not supported by model gemini-3.1-flash-live-preview",
+        ),
         ({"candidate_count": 2}, "CANDIDATE_COUNT=2 cannot work in a live session"),
         ({"candidate_count": 0}, "CANDIDATE_COUNT"),
         ({"presence_penalty": 2.0}, "PRESENCE_PENALTY"),
@@ -62,6 +71,12 @@ def test_bad_settings_name_the_variable(values: dict[str, Any], message: str) ->
     with pytest.raises(ConfigError) as error:
         load(**values)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("level", ["minimal", "low", "medium", "high"])
+def test_the_3_1_preview_takes_every_thinking_level(level: str) -> None:
+    settings = load(gemini_model="gemini-3.1-flash-live-preview", thinking_level=level)
+    assert settings.thinking_level == level
 
 
 def test_native_audio_model_accepts_its_options() -> None:

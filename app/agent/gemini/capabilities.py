@@ -25,6 +25,14 @@ EXTENDED_THINKING = ModelCapabilities(
     thinking_levels=("low", "medium", "high"),
     async_tools_only=True,  # function calling is asynchronous only
 )
+FLASH_LIVE_3_1 = ModelCapabilities(
+    family="Gemini 3.1 Flash Live (preview)",
+    thinking=False,  # no thinking budget: a level, minimal by default
+    affective_dialog=False,
+    proactive_audio=False,  # not on this preview
+    proactive_audio_can_be_disabled=True,
+    thinking_levels=("minimal", "low", "medium", "high"),
+)
 GEMINI_3 = ModelCapabilities(
     family="Gemini 3 Live",
     thinking=False,  # omit thinking_config
@@ -57,6 +65,8 @@ def capabilities(model: str) -> ModelCapabilities | None:
     name = model.removeprefix("models/")
     if name.startswith("gemini-3.8-live-extended-thinking"):
         return EXTENDED_THINKING
+    if name.startswith("gemini-3.1-flash-live"):
+        return FLASH_LIVE_3_1
     if name.startswith("gemini-3"):
         return GEMINI_3
     if "native-audio" in name:
@@ -92,7 +102,7 @@ def option_problems(
         else:
             problems.append(
                 f"THINKING_LEVEL is not supported by {where}: unset it (it is for"
-                " gemini-3.8-live-extended-thinking)."
+                " gemini-3.8-live-extended-thinking and gemini-3.1-flash-live-preview)."
             )
     if affective_dialog and not caps.affective_dialog:
         problems.append(f"AFFECTIVE_DIALOG is not supported by {where}: unset it.")

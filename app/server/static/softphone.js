@@ -13,6 +13,9 @@ const processing = query.get("processing") !== "off";
 const stats = { sentSeconds: 0, playedSeconds: 0, marksReturned: 0, clears: 0, framesSent: 0 };
 const tap = []; // played blocks when ?tap=1 (diagnostics; the tests compare them)
 let call = null;
+// Outcomes after which a phone caller hears the apology (app/call/outcome.py's
+// APOLOGY_OUTCOMES; tests/unit/server/test_softphone_page.py keeps the two equal).
+const APOLOGY_OUTCOMES = new Set(["agent_failed", "agent_silent", "internal_error"]);
 
 function setStatus(text, state = "info") {
   $("status").textContent = text;
@@ -247,8 +250,8 @@ class Call {
     // session (code 1008): API key not valid".
     const [outcome, ...why] = (event.reason || "").split(": ");
     const detail = why.join(": ");
-    if (outcome === "agent_failed") {
-      note(`The bot failed: ${detail || "the live session ended"}`);
+    if (APOLOGY_OUTCOMES.has(outcome)) {
+      note(`The bot failed (${outcome}): ${detail || "the live session ended"}`);
       setStatus("Call ended: the bot failed (see below; on a phone the caller hears an apology)", "error");
     } else if (event.code === 1000) {
       note(`Call ended${detail ? ` (${detail})` : ""}`);
