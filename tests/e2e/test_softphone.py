@@ -515,7 +515,9 @@ async def test_a_failing_bot_is_explained_on_the_page(standin: GeminiStandIn) ->
         notes = await page.locator("#transcript li.note").all_inner_texts()
     print(f"\npage after a refused key: {status!r} / {notes!r}")
     assert status.startswith("Call ended: the bot failed")
-    assert notes[-1].startswith("The bot failed: Gemini closed the session (code 1008)")
+    assert notes[-1].startswith(
+        "The bot failed (agent_failed): Gemini closed the session (code 1008)"
+    )
     assert "not-the-right-key" not in " ".join(notes)
 
 
