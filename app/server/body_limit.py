@@ -5,7 +5,10 @@ a limit, an unauthenticated form of a thousand 1 MB fields was parsed before its
 signature was checked. :class:`BodyLimit` answers 413 at once for a declared
 ``Content-Length`` over the limit, and as soon as a streamed body passes it; and 429
 for a client with too many bodies still arriving (round three's N1, through a proxy:
-the connection's own deadline is app/server/http_guard.py's).
+the connection's own deadline is app/server/http_guard.py's). A header block over
+``MAX_HEADER_BYTES`` that reached the app whole (behind another request's body on a
+kept-alive connection, where the connection's guard cannot see where it starts) is
+answered 431.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.server.http_guard import MAX_HEADER_BYTES
 from app.server.pending import PendingRequests
 from app.server.proxy_headers import PEER
 
@@ -35,6 +39,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if header_bytes(scope) > MAX_HEADER_BYTES:
+            await self._refuse(send, 431)
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
@@ -91,7 +98,14 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
+def header_bytes(scope: Scope) -> int:
+    """The size of the request's target and header lines, as they came on the wire."""
+    target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    return target + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+
+
 SENTENCES = {
+    431: f"the request's headers are over {MAX_HEADER_BYTES} bytes",
     413: "the request body is over {limit} bytes",
     400: "Content-Length is not a number",
     429: "too many unfinished requests from this address; finish one first",

@@ -8,7 +8,9 @@ body, then nothing, filled every connection slot, so ``/healthz`` and real calls
   from the connection's opening, or a kept-alive connection's next first byte, until
   the request has wholly arrived (or the connection became a WebSocket); then the
   connection is closed;
-- a header block of at most ``MAX_HEADER_BYTES``, however the bytes arrive (431);
+- a header block of at most ``MAX_HEADER_BYTES``, however the bytes arrive (431),
+  each request on a kept-alive connection counted alone (a block that arrives whole
+  behind the previous request's body is measured by BodyLimit, app/server/body_limit.py);
 - a place in its client's count of requests waiting on the client
   (app/server/pending.py) until the request has wholly arrived, and while it is idle
   between requests: beyond ``MAX_PENDING_REQUESTS_PER_CLIENT`` a new connection is
@@ -61,17 +63,29 @@ class RequestGuard(H11Protocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # read and dropped: closing with unread bytes would reset the answer
-        if self.conn.their_state is h11.IDLE and self._header_too_big(data):
+        before = self.conn.their_state
+        if before is h11.IDLE and self._header_too_big(data):
             self._release()
             self._disarm()
             self._refuse(431, "Request Header Fields Too Large", "headers too large")
             return
         super().data_received(data)
+        after = self.conn.their_state
         upgraded = self.transport.get_protocol() is not self
-        if upgraded or self.conn.their_state in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
+        if upgraded or after in (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR):
             self._release()  # the request has wholly arrived: it waits on us now
             self._disarm()
             self._head_bytes, self._tail = 0, b""
+        elif before is not h11.IDLE and after is h11.IDLE:
+            # The body came after the answer (a refusal that never read it) and the next
+            # cycle began: a new request, with its own header count and its own deadline.
+            # (Bytes of its header block that came with the body's end are h11's to
+            # limit, as an unfinished event; a whole block is measured by BodyLimit.)
+            self._head_bytes, self._tail = 0, b""
+            self._disarm()
+            self._arm()
+        elif after is not h11.IDLE:
+            self._head_bytes, self._tail = 0, b""  # the header block is whole; a body follows
         elif self._deadline is None:
             self._arm()  # the first bytes of a request on a kept-alive connection
 
