@@ -125,7 +125,13 @@ async def test_entry_points_serve_the_app(tmp_path: Path, command: str) -> None:
                     await asyncio.sleep(0.1)
             else:
                 pytest.fail("the server did not come up: " + (tmp_path / "server.log").read_text())
+            # The documented header limit holds under either entry point (plain uvicorn
+            # parses with httptools, without the connection guard: the app measures it).
+            big = await http.get(
+                f"http://127.0.0.1:{port}/healthz", headers={"X-Big": "a" * 60_000}
+            )
         assert response.json()["status"] == "ok"
+        assert big.status_code == 431
     finally:
         process.terminate()
         process.wait(timeout=10)
