@@ -26,14 +26,15 @@ class Departure:
 
 
 class Ending:
+    # Set when ending begins, and read only while ending.
+    _deadline: float
+    _said: bool  # the model completed a turn since ending began
+
     def __init__(self, grace_s: float) -> None:
         self._grace_s = grace_s
         self.phase = Phase.TALKING
         self.reason = ""
         self.transfer: tuple[str, str] | None = None
-        self._deadline = 0.0
-        self._completed = 0  # turns the model completed in the whole call
-        self._completed_at_start = 0
 
     @property
     def ending(self) -> bool:
@@ -45,7 +46,7 @@ class Ending:
             return False
         self.phase, self.reason = Phase.ENDING, reason
         self._deadline = now + self._grace_s
-        self._completed_at_start = self._completed
+        self._said = False
         return True
 
     def transfer_to(self, name: str, number: str, now: float) -> None:
@@ -54,14 +55,13 @@ class Ending:
 
     def turn_completed(self) -> None:
         """The model completed a turn (TurnComplete; not a turn cut by a lost session)."""
-        self._completed += 1
+        self._said = True
 
     def due(self, now: float, *, replying: bool, audible: bool) -> Departure | None:
         """Time to leave: a turn completed since ending began and all of it was heard, or
         the grace period is over."""
         if self.phase is not Phase.ENDING:
             return None
-        said = self._completed > self._completed_at_start and not replying
-        if (said and not audible) or now >= self._deadline:
+        if (self._said and not replying and not audible) or now >= self._deadline:
             return Departure(self.reason, self.transfer)
         return None
