@@ -44,3 +44,16 @@ def test_apology_says_the_message_then_hangs_up() -> None:
 
 def test_hangup() -> None:
     assert [el.tag for el in ET.fromstring(twiml.hangup())] == ["Hangup"]
+
+
+def test_transfer_dials_the_number_escaped() -> None:
+    assert twiml.transfer_twiml("+15550100003") == (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        "<Response>\n"
+        "  <Dial>+15550100003</Dial>\n"
+        "</Response>\n"
+    )
+    root = ET.fromstring(twiml.transfer_twiml(NASTY))
+    assert [el.tag for el in root] == ["Dial"]
+    assert root[0].text == NASTY
+    assert len(root[0]) == 0  # the number cannot smuggle in a verb
