@@ -92,7 +92,8 @@ class Services:
         directory = self.settings.recordings_dir
         if directory:
             failed = partial(sinks.failed, "recording")
-            sinks.add(RecordingSink(Path(directory), self.writer, failed, log))
+            mute = self.settings.redact_dtmf  # the keys' tones too, not only their digits
+            sinks.add(RecordingSink(Path(directory), self.writer, failed, log, mute_keypad=mute))
         return sinks
 
     @property

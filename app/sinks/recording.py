@@ -4,7 +4,11 @@ The caller's 20 ms frames are the clock. Agent audio is placed where Twilio play
 right away if nothing is queued, otherwise after what is already queued; a ``clear``
 cuts everything queued beyond the current moment (the interruption). Written as the
 call goes: everything up to "now" is final and goes straight to the file, so only
-the agent audio still queued for the future is held in memory.
+the agent audio still queued for the future is held in memory (and, to mute a
+keypad tone that began at its very end, the caller's last frame).
+
+With ``REDACT_DTMF`` the caller's keypad tones are muted in the recording
+(app/audio/keypad_tones.py), as their digits are kept out of the logs and records.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from app.audio.convert import TWILIO_RATE, ulaw_to_pcm16
+from app.audio.keypad_tones import KeypadTones
 from app.call.actions import (
     AgentAudioSent,
     CallBegan,
@@ -66,6 +71,13 @@ class StereoTimeline:
     @property
     def seconds(self) -> float:
         return self.samples / TWILIO_RATE
+
+
+def silence_caller(stereo: bytes) -> bytes:
+    """The same stereo frames with the caller's channel (the left) silent."""
+    samples = np.frombuffer(stereo, dtype="<i2").copy()
+    samples[0::2] = 0
+    return samples.tobytes()
 
 
 class WavFile:
@@ -179,37 +191,62 @@ class RecordingSink:
         writer: DiskWriter,
         failed: OnError,
         log: logging.LoggerAdapter[Any] | logging.Logger,
+        *,
+        mute_keypad: bool = False,
     ) -> None:
         self._directory = directory
         self._writer = writer
         self._failed = failed
         self._log = log
+        self._mute_keypad = mute_keypad
+        self._keypad: KeypadTones | None = None
         self._timeline: StereoTimeline | None = None
         self._wav: WavFile | None = None  # touched only on the writer's thread
         self._pending = bytearray()
+        self._last = 0  # bytes of the caller's last frame, at the end of _pending
+        self._muted = 0  # caller samples muted (keypad tones)
 
     def report(self, report: Report) -> None:
         timeline = self._timeline
         if isinstance(report, CallBegan):
             self._timeline = StereoTimeline()
+            self._keypad = KeypadTones(TWILIO_RATE) if self._mute_keypad else None
             call_sid = report.start.call_sid
             self._writer.submit(lambda: self._open(call_sid), self._failed)
         elif timeline is None:
             return
         elif isinstance(report, CallerAudio):
-            self._pending += timeline.caller(report.ulaw)
+            stereo = timeline.caller(report.ulaw)
+            if self._keypad is not None:
+                stereo = self._without_keypad_tones(self._keypad, report.ulaw, stereo)
+            self._pending += stereo
+            self._last = len(stereo)
             if len(self._pending) >= 4 * FLUSH_SAMPLES:  # 2 channels of 2 bytes
-                self._flush()
+                self._flush(keep=self._last)
         elif isinstance(report, (AgentAudioSent, ThinkingAudioSent)):
             timeline.agent(report.ulaw)  # the thinking sound too: it is what the caller heard
         elif isinstance(report, PlaybackCleared):
             timeline.clear()
 
+    def _without_keypad_tones(self, keypad: KeypadTones, ulaw: bytes, stereo: bytes) -> bytes:
+        mute = keypad.frame(np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2"))
+        if mute.previous and self._last:
+            start = len(self._pending) - self._last
+            self._pending[start:] = silence_caller(bytes(self._pending[start:]))
+            self._muted += self._last // 4
+        if mute.this:
+            self._muted += len(stereo) // 4
+            return silence_caller(stereo)
+        return stereo
+
     def _open(self, call_sid: str) -> None:
         self._wav = open_recording(self._directory, call_sid)
 
-    def _flush(self) -> None:
-        frames, self._pending = bytes(self._pending), bytearray()
+    def _flush(self, keep: int = 0) -> None:
+        """Hand the writer what is final; ``keep`` bytes at the end stay (the caller's
+        last frame, which a tone in the next one may still mute)."""
+        cut = len(self._pending) - keep
+        frames, self._pending = bytes(self._pending[:cut]), self._pending[cut:]
         self._writer.submit(lambda: self._write(frames), self._failed)
 
     def _write(self, frames: bytes) -> None:
@@ -228,4 +265,11 @@ class RecordingSink:
         if not await self._writer.drain(SETTLE_TIMEOUT_S):
             self._log.warning("the recording is still being written; the call ends without it")
         elif self._wav is not None:
-            self._log.info("recording: %s (%.1f s)", self._wav.path, self._timeline.seconds)
+            muted = (
+                f"; {self._muted / TWILIO_RATE:.2f} s of keypad tones muted"
+                if self._keypad is not None
+                else ""
+            )
+            self._log.info(
+                "recording: %s (%.1f s%s)", self._wav.path, self._timeline.seconds, muted
+            )

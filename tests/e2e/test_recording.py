@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from app.audio.convert import pcm16_to_ulaw
+from app.audio.convert import pcm16_to_ulaw, ulaw_to_pcm16
 from app.sinks.recording import StereoRecording
-from tests.support.calls import BARGE_IN, CALL_SID, REPLY, start_call
+from tests.support.calls import BARGE_IN, CALL_SID, QUESTION, REPLY, start_call
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import serve_app, settings_for
-from tests.support.signals import to_pcm16, tone
+from tests.support.signals import to_pcm16, tone, tone_amplitudes
 
 
 def read(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -69,3 +71,58 @@ async def test_a_call_with_an_interruption_is_recorded_as_heard(
     assert not right[int(2.6 * 8000) :].any()
     # the caller's speech (from 1.5 s) is on the left
     assert np.abs(left[int(1.6 * 8000) : int(3.0 * 8000)]).mean() > 300
+
+
+FRAME = 160
+KEY_7 = [852.0, 1209.0]  # its row and column, Hz
+
+
+def caller_pressing_7() -> tuple[bytes, int, int]:
+    """One second of the recorded caller's speech with key 7 pressed for 100 ms in the
+    middle, its tone beginning 3 ms before a frame's end (too little to be found in that
+    frame: it is muted as the frame before the tone). Returns the µ-law audio and the
+    tone's first and last sample."""
+    speech = b"".join(
+        base64.b64decode(m["media"]["payload"]) for m in QUESTION if m["event"] == "media"
+    )
+    before, after = speech[40 * FRAME : 65 * FRAME], speech[65 * FRAME : 90 * FRAME]
+    key = tone(KEY_7[0], 8000, 0.1, -12) + tone(KEY_7[1], 8000, 0.1, -12)
+    gap = np.zeros(FRAME - 24)  # the tone starts 3 ms (24 samples) before a frame ends
+    middle = np.concatenate((gap, key, np.zeros(-(len(gap) + len(key)) % FRAME + FRAME)))
+    start = len(before) + len(gap)
+    return before + pcm16_to_ulaw(to_pcm16(middle)) + after, start, start + len(key) - 1
+
+
+@pytest.mark.parametrize("redact", [True, False], ids=["REDACT_DTMF", "default"])
+async def test_keypad_tones_are_left_out_of_the_recording_with_redact_dtmf(
+    standin: GeminiStandIn, tmp_path: Path, redact: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    caller, first, last = caller_pressing_7()
+    settings = settings_for(standin, recordings_dir=str(tmp_path / "rec"), redact_dtmf=redact)
+    async with serve_app(settings) as server:
+        _, stream = await start_call(server)
+        await stream.replay(QUESTION[:2], stop=False)  # connected, start: no audio yet
+        await stream.send_audio(caller, realtime=4.0)
+        await stream.stop(CALL_SID)
+        await stream.wait_closed()
+    left, _ = read(tmp_path / "rec" / f"{CALL_SID}.wav")
+    sent = np.frombuffer(ulaw_to_pcm16(caller), dtype="<i2").astype(float)
+    assert len(left) == len(sent)
+    span = left[first : last + 1]
+    loud = tone_amplitudes(sent[first : last + 1], 8000, KEY_7)
+    assert min(loud) > 5000  # what was sent: the key, clearly
+    logged = [r.getMessage() for r in caplog.records if "] recording: " in r.getMessage()]
+    if not redact:
+        assert np.array_equal(left, sent)  # the recording keeps the tone
+        assert logged[0].endswith(".wav (1.1 s)")  # no word of keypad tones
+        return
+    assert not span.any()  # every sample of the tone is silent
+    # Whole frames are muted, from the one before the tone to two after it; everything
+    # else, the speech on both sides included, is as the caller sent it.
+    muted = np.flatnonzero(left != sent)
+    lo, hi = first // FRAME * FRAME, (last // FRAME + 3) * FRAME
+    assert muted.min() >= lo and muted.max() < hi
+    assert np.array_equal(left[:lo], sent[:lo]) and np.array_equal(left[hi:], sent[hi:])
+    assert not left[lo:hi].any()
+    assert logged[0].endswith(f"; {(hi - lo) / 8000:.2f} s of keypad tones muted)")
