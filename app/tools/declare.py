@@ -84,11 +84,14 @@ def _docstring_parts(doc: str) -> tuple[str, dict[str, str]]:
     params: dict[str, str] = {}
     match = re.search(r"^Args:\s*\n((?:[ \t]+.*\n?)+)", doc, re.MULTILINE)
     if match:
-        current = None
+        current, depth = None, 0
         for line in match.group(1).splitlines():
+            indent = len(line) - len(line.lstrip())
             item = re.match(r"\s+(\w+)(?:\s*\([^)]*\))?:\s*(.*)", line)
-            if item and (current is None or len(line) - len(line.lstrip()) <= 8):
-                current = item.group(1)
+            # An entry starts as deep as the entries do; a deeper "word: text" line is a
+            # wrapped line of the entry above.
+            if item and (current is None or indent <= depth):
+                current, depth = item.group(1), indent
                 params[current] = item.group(2).strip()
             elif current and line.strip():
                 params[current] += " " + line.strip()
