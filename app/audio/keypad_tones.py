@@ -18,6 +18,7 @@ line's noise.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -39,11 +40,17 @@ def tone_shares(pcm: npt.NDArray[np.int16], rate: int) -> npt.NDArray[np.float64
     energy = float(np.dot(samples, samples))
     if energy == 0.0:
         return np.zeros(len(LOW) + len(HIGH))
-    n = np.arange(len(samples))
-    freqs = np.array(LOW + HIGH)
-    basis = np.exp(-2j * np.pi * np.outer(freqs, n) / rate)
-    power = np.abs(basis @ samples) ** 2
+    power = np.abs(_basis(rate, len(samples)) @ samples) ** 2
     result: npt.NDArray[np.float64] = 2.0 * power / (len(samples) * energy)
+    return result
+
+
+@lru_cache(maxsize=8)
+def _basis(rate: int, length: int) -> npt.NDArray[np.complex128]:
+    """The eight keypad frequencies' complex sines over one frame (made once per frame
+    size: a call's frames are all alike)."""
+    n = np.arange(length)
+    result: npt.NDArray[np.complex128] = np.exp(-2j * np.pi * np.outer(LOW + HIGH, n) / rate)
     return result
 
 
