@@ -37,7 +37,10 @@ def tone_shares(pcm: npt.NDArray[np.int16], rate: int) -> npt.NDArray[np.float64
     """The share of the frame's energy at each keypad frequency (LOW then HIGH): about
     1.0 at the frequency of a pure sine wave, about 0.5 at each of a key's two."""
     samples = pcm.astype(np.float64)
-    energy = float(np.dot(samples, samples))
+    return _shares(samples, float(np.dot(samples, samples)), rate)
+
+
+def _shares(samples: npt.NDArray[np.float64], energy: float, rate: int) -> npt.NDArray[np.float64]:
     if energy == 0.0:
         return np.zeros(len(LOW) + len(HIGH))
     power = np.abs(_basis(rate, len(samples)) @ samples) ** 2
@@ -56,12 +59,12 @@ def _basis(rate: int, length: int) -> npt.NDArray[np.complex128]:
 
 def key_in(pcm: npt.NDArray[np.int16], rate: int) -> str | None:
     """The key whose tone this frame holds, or None."""
-    if len(pcm) == 0:
+    samples = pcm.astype(np.float64)
+    energy = float(np.dot(samples, samples))
+    # Silent (or empty), or an RMS under the floor: a line's noise, not a key.
+    if energy == 0.0 or energy < FLOOR**2 * len(samples):
         return None
-    rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
-    if rms < FLOOR:
-        return None
-    shares = tone_shares(pcm, rate)
+    shares = _shares(samples, energy, rate)
     low, high = shares[: len(LOW)], shares[len(LOW) :]
     row, column = int(np.argmax(low)), int(np.argmax(high))
     if low[row] < EACH or high[column] < EACH or low[row] + high[column] < SHARE:

@@ -198,8 +198,7 @@ class RecordingSink:
         self._writer = writer
         self._failed = failed
         self._log = log
-        self._mute_keypad = mute_keypad
-        self._keypad: KeypadTones | None = None
+        self._keypad = KeypadTones(TWILIO_RATE) if mute_keypad else None  # one sink, one call
         self._timeline: StereoTimeline | None = None
         self._wav: WavFile | None = None  # touched only on the writer's thread
         self._pending = bytearray()
@@ -210,7 +209,6 @@ class RecordingSink:
         timeline = self._timeline
         if isinstance(report, CallBegan):
             self._timeline = StereoTimeline()
-            self._keypad = KeypadTones(TWILIO_RATE) if self._mute_keypad else None
             call_sid = report.start.call_sid
             self._writer.submit(lambda: self._open(call_sid), self._failed)
         elif timeline is None:
@@ -218,7 +216,7 @@ class RecordingSink:
         elif isinstance(report, CallerAudio):
             stereo = timeline.caller(report.ulaw)
             if self._keypad is not None:
-                stereo = self._without_keypad_tones(self._keypad, report.ulaw, stereo)
+                stereo = self._without_keypad_tones(self._keypad, stereo)
             self._pending += stereo
             self._last = len(stereo)
             if len(self._pending) >= 4 * FLUSH_SAMPLES:  # 2 channels of 2 bytes
@@ -228,8 +226,8 @@ class RecordingSink:
         elif isinstance(report, PlaybackCleared):
             timeline.clear()
 
-    def _without_keypad_tones(self, keypad: KeypadTones, ulaw: bytes, stereo: bytes) -> bytes:
-        mute = keypad.frame(np.frombuffer(ulaw_to_pcm16(ulaw), dtype="<i2"))
+    def _without_keypad_tones(self, keypad: KeypadTones, stereo: bytes) -> bytes:
+        mute = keypad.frame(np.frombuffer(stereo, dtype="<i2")[0::2])  # the caller's channel
         if mute.previous and self._last:
             start = len(self._pending) - self._last
             self._pending[start:] = silence_caller(bytes(self._pending[start:]))
