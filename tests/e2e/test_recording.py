@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import wave
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from app.audio.convert import pcm16_to_ulaw, ulaw_to_pcm16
 from app.sinks.recording import StereoRecording
+from app.telephony.captures import capture_ulaw
 from tests.support.calls import BARGE_IN, CALL_SID, QUESTION, REPLY, start_call
 from tests.support.gemini_standin import GeminiStandIn, StandInConnection
 from tests.support.server import serve_app, settings_for
@@ -82,9 +82,7 @@ def caller_pressing_7() -> tuple[bytes, int, int]:
     middle, its tone beginning 3 ms before a frame's end (too little to be found in that
     frame: it is muted as the frame before the tone). Returns the µ-law audio and the
     tone's first and last sample."""
-    speech = b"".join(
-        base64.b64decode(m["media"]["payload"]) for m in QUESTION if m["event"] == "media"
-    )
+    speech = capture_ulaw(QUESTION)
     before, after = speech[40 * FRAME : 65 * FRAME], speech[65 * FRAME : 90 * FRAME]
     key = tone(KEY_7[0], 8000, 0.1, -12) + tone(KEY_7[1], 8000, 0.1, -12)
     gap = np.zeros(FRAME - 24)  # the tone starts 3 ms (24 samples) before a frame ends

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from app.audio.convert import TWILIO_RATE, ulaw_to_pcm16
 from app.audio.keypad_tones import AFTER, HIGH, KEYS, LOW, KeypadTones, Mute, key_in, tone_shares
+from app.telephony.captures import capture_ulaw
 from tests.support.calls import BARGE_IN, QUESTION
 
 FRAME = 160  # 20 ms at 8 kHz
@@ -40,12 +39,10 @@ def sine(freq: float, level: float = 8000.0) -> Pcm:
 
 def speech_frames() -> list[Pcm]:
     """Every frame of the two recorded callers (espeak-ng speech, as Twilio frames it)."""
-    return [
-        np.frombuffer(ulaw_to_pcm16(base64.b64decode(m["media"]["payload"])), dtype="<i2")
-        for capture in (QUESTION, BARGE_IN)
-        for m in capture
-        if m["event"] == "media"
-    ]
+    pcm = np.concatenate(
+        [np.frombuffer(ulaw_to_pcm16(capture_ulaw(c)), dtype="<i2") for c in (QUESTION, BARGE_IN)]
+    )
+    return list(pcm.reshape(-1, FRAME))  # Twilio's frames are all 160 samples
 
 
 SILENCE = np.zeros(FRAME, dtype=np.int16)
