@@ -72,6 +72,19 @@ async def answer_or_close(reader: asyncio.StreamReader, timeout: float) -> bytes
         return b""
 
 
+async def kept_alive_answer(reader: asyncio.StreamReader) -> bytes:
+    """One answer read whole from a connection that stays open: its status line (the
+    headers and the Content-Length body are read past)."""
+    async with asyncio.timeout(5):
+        status = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+    return status
+
+
 # N1 (high): unfinished request bodies held every connection slot
 
 
@@ -186,14 +199,7 @@ async def test_a_kept_alive_connection_counts_each_header_block_alone(tmp_path: 
         for _ in range(120):  # 120 × 230 header bytes: past the 16 KiB limit if summed
             writer.write(head)
             await writer.drain()
-            async with asyncio.timeout(5):
-                status = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
-            statuses.append(status.split(b" ")[1])
+            statuses.append((await kept_alive_answer(reader)).split(b" ")[1])
             writer.write(b"0123456789")  # the body, after the answer
             await writer.drain()
             await asyncio.sleep(0.02)  # read alone, as httpx's bodies were
@@ -218,13 +224,7 @@ async def test_a_header_block_behind_a_body_is_measured_too(tmp_path: Path, whol
             b"POST /incoming-call HTTP/1.1\r\nHost: rebind.example\r\nContent-Length: 10\r\n\r\n"
         )
         await writer.drain()
-        async with asyncio.timeout(5):
-            assert (await reader.readline()).startswith(b"HTTP/1.1 403 ")
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
+        assert (await kept_alive_answer(reader)).startswith(b"HTTP/1.1 403 ")
         big = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 60_000
         writer.write(b"0123456789" + big + (b"\r\n\r\n" if whole else b""))
         await writer.drain()
